@@ -1,0 +1,145 @@
+"""`personalize-assets run|dev|s3`: the Makefile's entry points.
+
+With neither PERSONALIZE_BUCKET nor AWS_ENDPOINT_URL_S3 set, the embedded S3 is started
+(or a running one reused) and the standard AWS variables are pointed at it; otherwise
+whatever S3 the environment names is used and nothing is started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LOCAL_DIR = PROJECT_ROOT / ".local"
+JOB_NAME = "movielens_to_personalize"
+
+
+def _main_job():
+    from personalize_assets.definitions import defs  # absolute: Dagster may load this file by path
+
+    return defs.resolve_job_def(JOB_NAME)
+
+
+def ensure_dagster_home() -> Path:
+    """A project-local DAGSTER_HOME, so `make run` and `make dev` share run history."""
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(LOCAL_DIR / "dagster_home")))
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
+    return home
+
+
+@contextlib.contextmanager
+def s3_for_this_session(announce=print):
+    """Yield the environment to run with, starting the embedded S3 when none is configured."""
+    if os.environ.get("PERSONALIZE_BUCKET") or os.environ.get("AWS_ENDPOINT_URL_S3"):
+        announce(f"Using the configured S3: {os.environ.get('AWS_ENDPOINT_URL_S3') or 'AWS'}, "
+                 f"bucket {os.environ.get('PERSONALIZE_BUCKET') or '(PERSONALIZE_BUCKET unset)'}")
+        yield {}
+        return
+    from .lib.local_s3 import find_running_local_s3, start_local_s3, stop_local_s3
+
+    data_dir = LOCAL_DIR / "s3"
+    server = find_running_local_s3(data_dir)
+    started = server is None
+    if started:
+        announce("Starting the embedded S3 (SeaweedFS weed mini) on 127.0.0.1 ...")
+        server = start_local_s3(data_dir)
+    announce(f"Embedded S3 at {server.endpoint_url}, bucket {server.bucket} (data in {data_dir})")
+    try:
+        yield server.env()
+    finally:
+        if started:
+            stop_local_s3(server)
+
+
+def run(variant: str | None) -> int:
+    import dagster as dg
+
+    ensure_dagster_home()
+    with s3_for_this_session() as env:
+        os.environ.update(env)
+        run_config = {"ops": {"movielens_zip": {"config": {"variant": variant}}}} if variant else None
+        with dg.DagsterInstance.get() as instance:
+            result = dg.execute_job(dg.reconstructable(_main_job), instance=instance, run_config=run_config)
+            return report(result)
+
+
+def report(result) -> int:
+    """A short summary after the event log: what failed and why, or where the data is."""
+    failures, uris, checks = [], {}, []
+    for event in result.all_events:
+        if event.is_step_failure:
+            failures.append((event.step_key, event.step_failure_data.error.message.strip()))
+        elif event.is_step_materialization:
+            materialization = event.step_materialization_data.materialization
+            uri = materialization.metadata.get("dagster/uri")
+            if uri is not None:
+                uris[materialization.asset_key.to_user_string()] = uri.value
+        elif event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            checks.append((evaluation.check_name, evaluation.passed, str(evaluation.severity.value)))
+    print("\n" + "=" * 72)
+    for name, passed, severity in checks:
+        if not passed:
+            print(f"check {name}: FAILED ({severity})")
+    if result.success:
+        print(f"Run {result.run_id} succeeded ({sum(p for _, p, _ in checks)}/{len(checks)} checks passed).")
+        for asset in ("interactions_csv", "items_csv", "movielens_zip"):
+            if asset in uris:
+                print(f"  {asset:<17} {uris[asset]}")
+        return 0
+    print(f"Run {result.run_id} FAILED.")
+    for step, message in failures:
+        print(f"  {step}: {message}")
+    print("Objects already published in the bucket were left as they were.")
+    return 1
+
+
+def dev() -> int:
+    ensure_dagster_home()
+    with s3_for_this_session() as env:
+        command = [sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml")]
+        child = subprocess.Popen(command, cwd=PROJECT_ROOT, env={**os.environ, **env})
+        try:
+            return child.wait()
+        except KeyboardInterrupt:
+            child.send_signal(signal.SIGINT)
+            return child.wait()
+
+
+def s3_only() -> int:
+    with s3_for_this_session() as env:
+        for name, value in env.items():
+            shown = "(in .local/s3/credentials.json)" if "SECRET" in name else value
+            print(f"  {name}={shown}")
+        print("Press Ctrl+C to stop.")
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.pause()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="personalize-assets", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_parser = commands.add_parser("run", help="materialize every asset and its checks, headless")
+    run_parser.add_argument("--variant", help="MovieLens release (default: MOVIELENS_VARIANT or ml-latest-small)")
+    commands.add_parser("dev", help="the Dagster UI (dagster dev -w workspace.yaml)")
+    commands.add_parser("s3", help="only the embedded S3, in the foreground")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return run(args.variant)
+    if args.command == "dev":
+        return dev()
+    return s3_only()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
