@@ -40,7 +40,7 @@ def movielens_zip(
     variant = movielens.resolved_variant(config.variant)
     url = movielens.url(variant)
     with user_facing_errors(f"store the {variant} archive"):
-        outcome = fetch_release_into_bucket(bucket, url, variant, context.run_id, log=context.log.info)
+        outcome = fetch_release_into_bucket(bucket, url, variant, context.run.run_id, log=context.log.info)
     archive = outcome.archive
     return dg.Output(
         archive,
