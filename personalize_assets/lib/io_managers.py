@@ -196,3 +196,12 @@ class PersonalizeCsvIOManager(dg.ConfigurableIOManager):
             raise dg.Failure(f"{self.bucket.uri(published_key(prefix, name))} is missing; materialize {name} first.")
         return PublishedDataset(CONTRACTS[name].dataset_type, found.uri,
                                 self.bucket.uri(schema_key(prefix, name)), found.etag, found.size)
+
+
+def published_header_and_schema(bucket: PersonalizeBucket, asset_name: str) -> tuple[list[str], list[str]]:
+    """The CSV header as stored in S3 and the field names of the schema stored beside it."""
+    prefix = bucket.key_prefix
+    with bucket.reader(published_key(prefix, asset_name)) as source:
+        header = source.readline(64 * 1024).decode("utf-8", errors="replace").rstrip("\r\n").split(",")
+    schema = json.loads(bucket.get_bytes(schema_key(prefix, asset_name)))
+    return header, [f["name"] for f in schema["fields"]]

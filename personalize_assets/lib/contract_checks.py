@@ -1,0 +1,270 @@
+"""The Personalize data contract as plain checks over DataFrames (no Dagster here).
+
+Each check returns a CheckOutcome: passed or not, one line saying why, and the evidence
+(counts, ranges, offending rows) to show in the Dagster UI. Rules marked "Personalize"
+are what an import job enforces or requires; the rest is the AWS notebook's advice.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import numpy as np
+import pandas as pd
+
+from .table_metadata import epoch_range, markdown_table
+
+EPOCH_1990 = 631_152_000  # 1990-01-01T00:00:00Z
+MAX_ID_LENGTH = 256  # Personalize: USER_ID / ITEM_ID at most 256 characters
+MAX_CATEGORY_LENGTH = 1_000  # Personalize: each categorical value at most 1,000 characters
+MIN_INTERACTIONS = 1_000  # Personalize: at least 1,000 interaction records
+MIN_USERS_WITH_TWO = 25  # Personalize: at least 25 users with 2 or more interactions
+MIN_SHARE_WITH_TWO = 0.01  # at least 1% of users with 2 or more interactions
+FIRST_FILM_YEAR = 1874  # Passage de Vénus, the oldest film MovieLens knows
+RATING_SCALE = (0.5, 5.0)
+EXAMPLES = 10
+
+
+@dataclass
+class CheckOutcome:
+    passed: bool
+    description: str
+    metadata: dict = field(default_factory=dict)
+
+
+def _examples(frame: pd.DataFrame, mask) -> str:
+    mask = np.asarray(mask, dtype=bool)
+    rows = frame[mask].head(EXAMPLES)
+    shown = rows.reset_index().rename(columns={"index": "row"})
+    return markdown_table(shown, EXAMPLES)
+
+
+def _blank(column: pd.Series) -> np.ndarray:
+    """Null, or (for text) empty after trimming."""
+    missing = np.array(column.isna().to_numpy(dtype=bool, na_value=True))  # writable copy
+    if pd.api.types.is_string_dtype(column.dtype) or column.dtype == object:
+        missing |= (column.astype("string").str.strip().str.len() == 0).to_numpy(dtype=bool, na_value=True)
+    return missing
+
+
+def _text_length(column: pd.Series) -> np.ndarray:
+    if pd.api.types.is_integer_dtype(column.dtype):
+        return np.zeros(len(column), dtype=np.int64)  # a 64-bit integer prints in at most 20 chars
+    return column.astype("string").str.len().to_numpy(dtype=np.int64, na_value=0)
+
+
+# -- interactions ------------------------------------------------------------------------------
+
+def required_fields(interactions: pd.DataFrame) -> CheckOutcome:
+    """USER_ID, ITEM_ID, TIMESTAMP, EVENT_TYPE present in every row; IDs at most 256 chars."""
+    counts, bad = {}, np.zeros(len(interactions), dtype=bool)
+    for name in ("USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE"):
+        blank = _blank(interactions[name])
+        counts[f"{name}_missing"] = int(blank.sum())
+        bad |= blank
+    for name in ("USER_ID", "ITEM_ID"):
+        too_long = _text_length(interactions[name]) > MAX_ID_LENGTH
+        counts[f"{name}_longer_than_{MAX_ID_LENGTH}"] = int(too_long.sum())
+        bad |= too_long
+    total = int(bad.sum())
+    metadata = dict(counts, rows_failing=total)
+    if total:
+        metadata["examples"] = _examples(interactions, bad)
+    summary = ", ".join(f"{k}={v}" for k, v in counts.items() if v)
+    return CheckOutcome(total == 0, f"{total:,} rows lack a required field or have an over-long ID ({summary})"
+                        if total else "every row has USER_ID, ITEM_ID, TIMESTAMP and EVENT_TYPE", metadata)
+
+
+def timestamps_are_epoch_seconds(interactions: pd.DataFrame, now: float | None = None) -> CheckOutcome:
+    """Integer Unix seconds between 1990 and now: catches milliseconds and date strings."""
+    column = interactions["TIMESTAMP"]
+    if not pd.api.types.is_integer_dtype(column.dtype):
+        sample = column.dropna().astype(str).head(3).tolist()
+        return CheckOutcome(False, f"TIMESTAMP is {column.dtype}, not integer epoch seconds (e.g. {sample}); "
+                            "convert dates to Unix seconds", {"dtype": str(column.dtype), "sample": str(sample)})
+    upper = int((now or time.time()) + 86_400)  # a day of clock skew
+    values = column.to_numpy(dtype=np.int64, na_value=0)
+    too_old, future = values < EPOCH_1990, values > upper
+    metadata = {
+        "range": epoch_range(column),
+        "min": int(values.min()) if len(values) else 0,
+        "max": int(values.max()) if len(values) else 0,
+        "before_1990": int(too_old.sum()),
+        "in_the_future": int(future.sum()),
+    }
+    bad = too_old | future
+    if not bad.any():
+        return CheckOutcome(True, f"all timestamps within {metadata['range']}", metadata)
+    metadata["examples"] = _examples(interactions, bad)
+    hint = " They look like milliseconds: divide by 1000." if metadata["max"] > 100_000_000_000 else ""
+    return CheckOutcome(False, f"{int(bad.sum()):,} timestamps are outside 1990-01-01 .. now ({metadata['range']}).{hint}",
+                        metadata)
+
+
+def event_values_are_numbers(interactions: pd.DataFrame) -> CheckOutcome:
+    column = interactions["EVENT_VALUE"]
+    if not pd.api.types.is_numeric_dtype(column.dtype):
+        return CheckOutcome(False, f"EVENT_VALUE is {column.dtype}, not a number", {"dtype": str(column.dtype)})
+    values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = ~np.isfinite(values)
+    metadata = {"not_finite_or_missing": int(bad.sum())}
+    if bad.any():
+        metadata["examples"] = _examples(interactions, bad)
+        return CheckOutcome(False, f"{int(bad.sum()):,} EVENT_VALUEs are missing, NaN or infinite", metadata)
+    return CheckOutcome(True, "every EVENT_VALUE is a finite number", metadata)
+
+
+def event_values_on_rating_scale(interactions: pd.DataFrame, scale=RATING_SCALE) -> CheckOutcome:
+    values = interactions["EVENT_VALUE"].to_numpy(dtype=np.float64, na_value=np.nan)
+    outside = (values < scale[0]) | (values > scale[1])
+    histogram = pd.Series(values).round(1).value_counts().sort_index()
+    metadata = {"outside_scale": int(outside.sum()), "scale": f"{scale[0]} .. {scale[1]}",
+                "histogram": markdown_table(histogram.rename_axis("EVENT_VALUE").reset_index(name="rows"), 30)}
+    if outside.any():
+        metadata["examples"] = _examples(interactions, outside)
+        return CheckOutcome(False, f"{int(outside.sum()):,} EVENT_VALUEs are outside the rating scale "
+                            f"{scale[0]}..{scale[1]}", metadata)
+    return CheckOutcome(True, f"every EVENT_VALUE is within {scale[0]}..{scale[1]}", metadata)
+
+
+def _per_user(interactions: pd.DataFrame) -> pd.Series:
+    return interactions["USER_ID"].value_counts(sort=False)
+
+
+def personalize_minimums(interactions: pd.DataFrame) -> CheckOutcome:
+    """What Personalize needs to train at all."""
+    per_user = _per_user(interactions)
+    users = len(per_user)
+    with_two = int((per_user >= 2).sum())
+    share = with_two / users if users else 0.0
+    metadata = {"interactions": len(interactions), "users": users, "users_with_2_or_more": with_two,
+                "share_of_users_with_2_or_more": round(share, 4)}
+    problems = []
+    if len(interactions) < MIN_INTERACTIONS:
+        problems.append(f"{len(interactions):,} interactions (needs {MIN_INTERACTIONS:,})")
+    if with_two < MIN_USERS_WITH_TWO:
+        problems.append(f"{with_two} users with 2+ interactions (needs {MIN_USERS_WITH_TWO})")
+    if share < MIN_SHARE_WITH_TWO:
+        problems.append(f"{share:.2%} of users with 2+ interactions (needs {MIN_SHARE_WITH_TWO:.0%})")
+    if problems:
+        return CheckOutcome(False, "too little data for Personalize: " + "; ".join(problems), metadata)
+    return CheckOutcome(True, f"{len(interactions):,} interactions, {with_two:,} users with 2+", metadata)
+
+
+ACTIVITY_BUCKETS = [1, 2, 5, 10, 24, 50, 100, 500]
+
+
+def suitability(interactions: pd.DataFrame, min_users: int = 50, min_items: int = 100,
+                max_share_light_users: float = 0.5) -> CheckOutcome:
+    """The notebook's advice: enough users and items, and most users with 24+ interactions."""
+    per_user = _per_user(interactions)
+    users, items = len(per_user), int(interactions["ITEM_ID"].nunique())
+    light = float((per_user < 24).mean()) if users else 1.0
+    bins = pd.cut(per_user.to_numpy(), bins=[*ACTIVITY_BUCKETS, np.inf], right=False,
+                  labels=[f"{a}-{b - 1}" for a, b in zip(ACTIVITY_BUCKETS, ACTIVITY_BUCKETS[1:])] + [f"{ACTIVITY_BUCKETS[-1]}+"])
+    distribution = pd.Series(bins).value_counts(sort=False).rename_axis("interactions per user").reset_index(name="users")
+    metadata = {"users": users, "items": items, "share_users_under_24": round(light, 4),
+                "distribution": markdown_table(distribution, 20)}
+    problems = []
+    if users < min_users:
+        problems.append(f"only {users} users (advice: {min_users}+)")
+    if items < min_items:
+        problems.append(f"only {items} items (advice: {min_items}+)")
+    if light > max_share_light_users:
+        problems.append(f"{light:.0%} of users have fewer than 24 interactions")
+    if problems:
+        return CheckOutcome(False, "; ".join(problems), metadata)
+    return CheckOutcome(True, f"{users:,} users, {items:,} items, {light:.0%} of users under 24 interactions", metadata)
+
+
+def duplicate_events(interactions: pd.DataFrame) -> CheckOutcome:
+    """Rows repeating the same (USER_ID, ITEM_ID, TIMESTAMP)."""
+    keys = interactions[["USER_ID", "ITEM_ID", "TIMESTAMP"]]
+    hashes = pd.util.hash_pandas_object(keys, index=False).to_numpy()
+    ordered = np.sort(hashes)
+    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    candidates = np.isin(hashes, repeated)  # equal hashes; confirmed exactly below
+    duplicated = np.zeros(len(keys), dtype=bool)
+    if candidates.any():
+        duplicated[candidates] = keys[candidates].duplicated(keep="first").to_numpy()
+    count = int(duplicated.sum())
+    metadata = {"duplicate_rows": count}
+    if count:
+        metadata["examples"] = _examples(interactions, duplicated)
+        return CheckOutcome(False, f"{count:,} rows repeat an earlier (USER_ID, ITEM_ID, TIMESTAMP)", metadata)
+    return CheckOutcome(True, "no repeated (USER_ID, ITEM_ID, TIMESTAMP)", metadata)
+
+
+def items_have_metadata(interactions: pd.DataFrame, items: pd.DataFrame) -> CheckOutcome:
+    interacted = pd.Index(interactions["ITEM_ID"].unique())
+    missing = interacted.difference(pd.Index(items["ITEM_ID"]))
+    metadata = {"items_interacted_with": len(interacted), "without_metadata": len(missing),
+                "examples": ", ".join(str(v) for v in missing[:EXAMPLES]) or "(none)"}
+    if len(missing):
+        return CheckOutcome(False, f"{len(missing):,} interacted ITEM_IDs have no row in the items dataset", metadata)
+    return CheckOutcome(True, "every interacted ITEM_ID has item metadata", metadata)
+
+
+# -- items --------------------------------------------------------------------------------------
+
+def item_ids_unique(items: pd.DataFrame) -> CheckOutcome:
+    blank = _blank(items["ITEM_ID"])
+    repeated = items["ITEM_ID"].duplicated(keep=False).to_numpy(dtype=bool) & ~blank
+    metadata = {"items": len(items), "missing_ids": int(blank.sum()),
+                "repeated_ids": int(items["ITEM_ID"][repeated].nunique())}
+    bad = blank | repeated
+    if bad.any():
+        metadata["examples"] = _examples(items, bad)
+        return CheckOutcome(False, f"{metadata['missing_ids']} items lack an ITEM_ID and "
+                            f"{metadata['repeated_ids']} ITEM_IDs appear more than once", metadata)
+    return CheckOutcome(True, f"{len(items):,} distinct ITEM_IDs", metadata)
+
+
+def genres_well_formed(items: pd.DataFrame) -> CheckOutcome:
+    """GENRES present, '|'-separated without empty parts, each part at most 1,000 chars."""
+    genres = items["GENRES"].astype("string")
+    missing = _blank(items["GENRES"])
+    parts = genres.fillna("").str.split("|")
+    empty_part = parts.map(lambda values: any(not v.strip() for v in values)).to_numpy(dtype=bool) & ~missing
+    too_long = parts.map(lambda values: max(len(v) for v in values)).to_numpy() > MAX_CATEGORY_LENGTH
+    bad = missing | empty_part | too_long
+    distinct = pd.Series([g for values in parts for g in values if g]).value_counts()
+    metadata = {"missing": int(missing.sum()), "empty_parts": int(empty_part.sum()),
+                f"parts_longer_than_{MAX_CATEGORY_LENGTH}": int(too_long.sum()), "distinct_genres": len(distinct),
+                "genres": markdown_table(distinct.rename_axis("genre").reset_index(name="items"), 40)}
+    if bad.any():
+        metadata["examples"] = _examples(items, bad)
+        return CheckOutcome(False, f"{int(bad.sum()):,} GENRES values are missing or badly separated", metadata)
+    return CheckOutcome(True, f"{len(distinct)} distinct genres, all well formed", metadata)
+
+
+def year_extraction(items: pd.DataFrame, titles: pd.DataFrame, max_share_without_year: float = 0.01,
+                    this_year: int | None = None) -> CheckOutcome:
+    """Years plausible (1874 .. next year) and few titles without one.
+
+    `titles` has TITLE and year_source ("trailing", "range", "none") aligned with items.
+    """
+    latest = (this_year or datetime.now(timezone.utc).year) + 1
+    years = items["YEAR"].to_numpy(dtype=np.float64, na_value=np.nan)
+    implausible = ~np.isnan(years) & ((years < FIRST_FILM_YEAR) | (years > latest))
+    without = titles["year_source"].to_numpy() == "none"
+    not_trailing = titles["year_source"].to_numpy() == "range"
+    share = float(without.mean()) if len(without) else 0.0
+    metadata = {
+        "titles": len(items), "without_year": int(without.sum()), "share_without_year": round(share, 4),
+        "threshold": max_share_without_year, "implausible_years": int(implausible.sum()),
+        "year_range": f"{int(np.nanmin(years))} .. {int(np.nanmax(years))}" if (~np.isnan(years)).any() else "(none)",
+        "titles_without_year": "\n".join(f"- {t}" for t in titles["TITLE"][without].head(50)) or "(none)",
+        "titles_with_a_year_range": "\n".join(f"- {t}" for t in titles["TITLE"][not_trailing].head(50)) or "(none)",
+    }
+    problems = []
+    if implausible.any():
+        problems.append(f"{int(implausible.sum())} years outside {FIRST_FILM_YEAR}..{latest}")
+        metadata["examples"] = _examples(items.assign(TITLE=titles["TITLE"].to_numpy()), implausible)
+    if share > max_share_without_year:
+        problems.append(f"{share:.2%} of titles have no year (threshold {max_share_without_year:.2%})")
+    if problems:
+        return CheckOutcome(False, "; ".join(problems), metadata)
+    return CheckOutcome(True, f"{int(without.sum())} titles without a year ({share:.2%})", metadata)
