@@ -13,10 +13,12 @@ import pyarrow as pa
 
 from .archive import ArchiveLimits, find_member, member_names, open_archive
 from .csv_family import CsvRelease
+from .legacy import Ml100kRelease, Ml10mRelease, Ml1mRelease
 from .errors import ReleaseError
 from .tables import MOVIES_SCHEMA, RATINGS_SCHEMA
 
-FORMATS = [CsvRelease()]
+# CSV first: an archive with ratings.csv is read as CSV even if it also holds legacy files.
+FORMATS = [CsvRelease(), Ml100kRelease(), Ml1mRelease(), Ml10mRelease()]
 
 
 def release_format(archive: zipfile.ZipFile, label: str):
