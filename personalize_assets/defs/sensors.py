@@ -25,11 +25,11 @@ with warnings.catch_warnings():
         job=personalize.personalize_import,
         minimum_interval_seconds=10,
         default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Runs personalize_import once both interactions_csv and items_csv have been "
+        "materialized since its last run, so Personalize always imports a matching pair of CSVs. "
+        "Running by default; the import is a dry run unless PERSONALIZE_ROLE_ARN is set.",
     )
     def personalize_import_sensor(context: dg.MultiAssetSensorEvaluationContext):
-        """Runs personalize_import once both interactions_csv and items_csv have been
-        materialized since its last run, so Personalize always imports a matching pair of
-        CSVs. Running by default; a dry run unless PERSONALIZE_ROLE_ARN is set."""
         records = context.latest_materialization_records_by_key()
         waiting = [key.to_user_string() for key, record in records.items() if record is None]
         if waiting:
@@ -60,15 +60,14 @@ def _stored_validators(instance: dg.DagsterInstance, url: str) -> Validators | N
     job=jobs.movielens_to_personalize,
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Asks the MovieLens source (MOVIELENS_BASE_URL + MOVIELENS_VARIANT + .zip) with a HEAD "
+    "request, every MOVIELENS_RELEASE_POLL_SECONDS (default 3600), whether its ETag or Last-Modified "
+    "changed; if so, runs movielens_to_personalize to refresh the archive and everything downstream. "
+    "The first check compares with the archive last materialized and, when there is none, requests "
+    "the first download. An unreachable source is a skipped tick with the reason. Stopped by "
+    "default, since it polls an outside site: turn it on here.",
 )
 def movielens_release_sensor(context: dg.SensorEvaluationContext, movielens: MovieLensSource):
-    """Asks the MovieLens source (MOVIELENS_BASE_URL + MOVIELENS_VARIANT + .zip) with a HEAD
-    request, every MOVIELENS_RELEASE_POLL_SECONDS (default 3600), whether its ETag or
-    Last-Modified changed, and then runs movielens_to_personalize to refresh the archive
-    and everything downstream. The first check compares with the archive last
-    materialized and, when there is none, requests the first download. An unreachable
-    source is a skipped tick with the reason. Stopped by default: turn it on to poll an
-    outside site."""
     variant = movielens.resolved_variant()
     url = movielens.url(variant)
     previous = ReleaseCursor.parse(context.cursor)

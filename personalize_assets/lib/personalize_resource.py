@@ -27,8 +27,8 @@ class PersonalizeSettings(dg.ConfigurableResource):
 
     Unset fields fall back, at run time, to PERSONALIZE_ROLE_ARN, PERSONALIZE_DATASET_GROUP
     (default "personalize-assets") and PERSONALIZE_DOMAIN (empty: a custom dataset group);
-    the region to the standard AWS variables, then us-east-1. Without a role ARN the
-    import is a dry run: the requests are checked and recorded, nothing is sent.
+    the region to AWS_REGION, AWS_DEFAULT_REGION or the profile, then us-east-1. Without a
+    role ARN the import is a dry run: the requests are checked and recorded, nothing is sent.
     """
 
     role_arn: str | None = None
@@ -49,7 +49,9 @@ class PersonalizeSettings(dg.ConfigurableResource):
         return self.domain or _env("PERSONALIZE_DOMAIN")
 
     def resolved_region(self) -> str:
-        return self.region or boto3.session.Session().region_name or DEFAULT_REGION
+        # botocore itself reads only AWS_DEFAULT_REGION (and profiles); AWS_REGION is the
+        # variable the other SDKs and our .env.example use, so it is honoured first.
+        return self.region or _env("AWS_REGION") or boto3.session.Session().region_name or DEFAULT_REGION
 
     @property
     def dry_run(self) -> bool:
