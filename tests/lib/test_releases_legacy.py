@@ -258,6 +258,11 @@ def test_empty_field_in_ratings_dat():
     assert "ratings.dat in bad.zip line 2, column 2 (movieId): '' is not a whole number" in message
 
 
+def test_user_id_beyond_int32_in_ratings_dat():
+    message = raised(ml10m_bytes(ratings_text="1::122::5::838985046\n3000000000::185::5::838983525\n"))
+    assert "ratings.dat in bad.zip line 2, column 1 (userId): '3000000000' is outside the 32-bit range" in message
+
+
 def test_wrong_field_count_in_u_data():
     message = raised(ml100k_bytes(data_text="196\t242\t3\t881250949\n186\t302\t3\n"))
     assert "u.data in bad.zip line 2: expected 4 fields" in message
@@ -300,3 +305,25 @@ def test_movie_id_beyond_int32():
     bad = dat_lines([(3_000_000_000, "Heat (1995)", "Action")])
     message = raised(ml10m_bytes(movies_text=bad.encode()), "movies")
     assert "movies.dat in bad.zip line 1, column 1 (movieId): '3000000000' is outside" in message
+
+
+def damaged(data: bytes, member: str) -> bytes:
+    """`data` with bytes flipped in the middle of `member`'s compressed stream."""
+    info = zipfile.ZipFile(io.BytesIO(data)).getinfo(member)
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra) + info.compress_size // 2
+    spoiled = bytearray(data)
+    for offset in range(start, start + 64):
+        spoiled[offset] ^= 0x5A
+    return bytes(spoiled)
+
+
+def larger_ml10m() -> bytes:
+    ratings = [(user, movie, 3.5, 1_000_000_000 + user) for user in range(1, 400) for movie in range(1, 30)]
+    movies = [(movie, f"Film {movie} ({1950 + movie % 60})", "Drama") for movie in range(1, 2000)]
+    return ml10m_bytes(ratings=ratings, movies=movies)
+
+
+@pytest.mark.parametrize("member, which", [("ratings.dat", "ratings"), ("movies.dat", "movies")])
+def test_damaged_member(member, which):
+    message = raised(damaged(larger_ml10m(), f"ml-10M100K/{member}"), which)
+    assert f"{member} in bad.zip is damaged inside the archive" in message and "download the release again" in message

@@ -15,12 +15,13 @@ Read into the same canonical tables as the CSV releases, with these rules:
 from __future__ import annotations
 
 import zipfile
+import zlib
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from .archive import find_member, member_names
-from .diagnose import check_fields, diagnose_split
+from .diagnose import check_fields, decoded_lines
 from .errors import ReleaseError
 from .tables import MOVIES_KINDS, MOVIES_SCHEMA, RATINGS_KINDS, RATINGS_SCHEMA
 
@@ -37,6 +38,11 @@ ML100K_ITEM_KINDS = [
     ("video release date", "str"), ("IMDb URL", "str"),
 ]
 INT32_MAX = 2**31 - 1
+DAMAGE = (zipfile.BadZipFile, EOFError, zlib.error)  # what a corrupt member raises while inflating
+
+
+def _damaged(where: str, error: Exception) -> ReleaseError:
+    return ReleaseError(f"{where} is damaged inside the archive ({error}); download the release again.")
 
 
 def read_separated_ratings(archive: zipfile.ZipFile, filename: str, separator: str, label: str) -> pa.Table:
@@ -63,14 +69,16 @@ def read_separated_ratings(archive: zipfile.ZipFile, filename: str, separator: s
                 parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=False),
                 convert_options=pacsv.ConvertOptions(column_types=types, null_values=[""]),
             )
-    except (zipfile.BadZipFile, EOFError) as error:
-        raise ReleaseError(f"{where} is damaged inside the archive ({error}); download the release again.") from error
+    except DAMAGE as error:
+        raise _damaged(where, error) from error
     except pa.ArrowInvalid as error:
         _diagnose_ratings(archive, member, where, separator)
         if str(error).startswith("Empty CSV"):
             table = None
         else:
-            raise ReleaseError(f"{where} could not be read: {error}. Fix or remove the line it names.") from error
+            raise ReleaseError(
+                f"{where} could not be read: {error}. Search the file for that value and fix or remove its line."
+            ) from error
     if table is None or table.num_rows == 0:
         raise ReleaseError(f"{where} is empty: expected one rating a line, {separator!r}-separated.")
     table = table.select(RATINGS_SCHEMA.names)
@@ -81,14 +89,28 @@ def read_separated_ratings(archive: zipfile.ZipFile, filename: str, separator: s
 
 
 def _diagnose_ratings(archive: zipfile.ZipFile, member, where: str, separator: str) -> None:
+    """Raise at the first bad line: wrong field count, a non-number, or an id beyond int32."""
     # latin-1 decodes any byte, so a stray byte is reported as the value it spoils.
     with archive.open(member) as raw:
-        diagnose_split(raw, where, RATINGS_KINDS, separator, encoding="latin-1")
+        for number, line in decoded_lines(raw, where, "latin-1"):
+            fields = line.rstrip("\r\n").split(separator)
+            if fields == [""]:
+                continue
+            check_fields(where, number, fields, RATINGS_KINDS)
+            for column, name in ((1, "userId"), (2, "movieId")):
+                if not -INT32_MAX - 1 <= int(fields[column - 1]) <= INT32_MAX:
+                    raise ReleaseError(
+                        f"{where} line {number}, column {column} ({name}): {fields[column - 1]!r} is outside "
+                        f"the 32-bit range MovieLens ids use. Fix or remove that line."
+                    )
 
 
 def decoded_text(archive: zipfile.ZipFile, filename: str, label: str) -> list[tuple[int, str]]:
     """(line number, text) of a small text member, UTF-8 if it is valid UTF-8, else latin-1."""
-    data = archive.read(find_member(archive, filename, label))
+    try:
+        data = archive.read(find_member(archive, filename, label))
+    except DAMAGE as error:
+        raise _damaged(f"{filename} in {label}", error) from error
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
