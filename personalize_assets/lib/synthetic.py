@@ -29,7 +29,7 @@ import pyarrow.csv as pacsv
 
 MIN_RATINGS_PER_USER = 20  # as in every MovieLens release
 FIRST_TIMESTAMP, LAST_TIMESTAMP = 820454400, 1546300799  # 1996-01-01 .. 2018-12-31 (UTC)
-RATING_LABELS = pa.array([f"{value / 2:.1f}" for value in range(1, 11)])  # "0.5" .. "5.0"
+RATING_TEXT = [f"{value / 2:.1f}" for value in range(1, 11)]  # "0.5" .. "5.0", as GroupLens writes them
 # Share of each rating 0.5..5.0 in ml-25m: mode 4.0, then 3.0, 5.0, 3.5.
 RATING_SHARES = np.array([1.6, 3.1, 1.6, 6.6, 5.0, 19.6, 12.7, 26.6, 8.8, 14.5]) / 100.1
 GENRES = [  # ml-latest's list with how many movies carry each (ml-25m), for the mix
@@ -172,7 +172,7 @@ def block_table(rng, first_user: int, counts: np.ndarray, movie_ids, popularity:
     return pa.table({
         "userId": pa.array((first_user + user).astype(np.int32)),
         "movieId": pa.array(movie_ids[movie]),
-        "rating": RATING_LABELS.take(pa.array(rating)),
+        "rating": pa.array(RATING_TEXT).take(pa.array(rating)),
         "timestamp": pa.array(when),
     })
 
