@@ -41,7 +41,12 @@ with warnings.catch_warnings():
         context.advance_all_cursors()
         return dg.RunRequest(
             run_key="csvs-" + "-".join(str(records[key].storage_id) for key in PUBLISHED_CSVS),
-            tags={f"personalize_assets/{key.to_user_string()}_run": records[key].run_id for key in PUBLISHED_CSVS},
+            # Which runs published the CSVs being imported (none for reported events).
+            tags={
+                f"personalize_assets/{key.to_user_string()}_run": records[key].run_id
+                for key in PUBLISHED_CSVS
+                if records[key].run_id
+            },
         )
 
 

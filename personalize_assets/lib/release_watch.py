@@ -116,7 +116,8 @@ def check_release(
     else:
         return ReleaseCheck(cursor, True, f"No archive of {url} has been materialized yet ({_describe(current)}).")
     if current.same_version_as(baseline):
-        return ReleaseCheck(cursor, False, f"{url} is unchanged since {seen} ({_describe(current)}).")
+        return ReleaseCheck(cursor, False, f"{url} is the same release as {seen} ({_describe(current)}).")
     return ReleaseCheck(
-        cursor, True, f"{url} changed: now {_describe(current)}, {seen} {_describe(baseline) or 'unknown'}."
+        cursor, True,
+        f"{url} has a new release: {_describe(current)}; {seen}: {_describe(baseline) or 'no validators'}.",
     )
