@@ -263,6 +263,11 @@ def test_user_id_beyond_int32_in_ratings_dat():
     assert "ratings.dat in bad.zip line 2, column 1 (userId): '3000000000' is outside the 32-bit range" in message
 
 
+def test_not_a_number_rating_in_u_data():
+    message = raised(ml100k_bytes(data_text="196\t242\t3\t881250949\n186\t302\tNaN\t891717742\n"))
+    assert "u.data in bad.zip line 2, column 3 (rating): 'NaN' is not a finite number" in message
+
+
 def test_wrong_field_count_in_u_data():
     message = raised(ml100k_bytes(data_text="196\t242\t3\t881250949\n186\t302\t3\n"))
     assert "u.data in bad.zip line 2: expected 4 fields" in message

@@ -18,6 +18,7 @@ import zipfile
 import zlib
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from .archive import find_member, member_names
@@ -82,9 +83,9 @@ def read_separated_ratings(archive: zipfile.ZipFile, filename: str, separator: s
     if table is None or table.num_rows == 0:
         raise ReleaseError(f"{where} is empty: expected one rating a line, {separator!r}-separated.")
     table = table.select(RATINGS_SCHEMA.names)
-    if any(column.null_count for column in table.columns):  # an empty field
-        _diagnose_ratings(archive, member, where, separator)
-        raise ReleaseError(f"{where} has an empty field on some line; fix or remove that line.")
+    if any(column.null_count for column in table.columns) or not pc.all(pc.is_finite(table["rating"])).as_py():
+        _diagnose_ratings(archive, member, where, separator)  # an empty field, or NaN / inf
+        raise ReleaseError(f"{where} has an empty or non-finite field on some line; fix or remove that line.")
     return table
 
 
