@@ -93,6 +93,33 @@ def test_import_sensor_run_after_the_main_job_imports_its_csvs(loopback_site, pu
     assert not _import_tick(dagster_instance, tick.cursor).run_requests
 
 
+def test_import_sensor_skips_csvs_whose_run_failed_and_moves_on(loopback_site, publish_release, s3_env,
+                                                                 dagster_instance, monkeypatch):
+    # Everything at once, as `dagster asset materialize --select '*'` does; the import step
+    # fails (a group name Personalize refuses) after both CSVs were published.
+    for name, value in (("MOVIELENS_BASE_URL", loopback_site.base_url), ("MOVIELENS_VARIANT", "ml-test"),
+                        ("PERSONALIZE_DATASET_GROUP", "movie lens")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("PERSONALIZE_ROLE_ARN", raising=False)
+    publish_release(_release_bytes())
+    failed = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=dagster_instance, raise_on_error=False
+    )
+    assert not failed.success and "nothing was sent" in failure_messages(failed)
+    published = {event.asset_key.to_user_string() for event in failed.get_asset_materialization_events()}
+    assert {"interactions_csv", "items_csv"} <= published
+
+    tick = _import_tick(dagster_instance)
+
+    assert not tick.run_requests
+    assert tick.skip_message == (
+        f"Run {failed.run_id} (__ASSET_JOB), which published the CSVs, ended FAILURE, so they are not "
+        "imported. Once the cause is fixed, materialize them again."
+    )
+    after = _import_tick(dagster_instance, tick.cursor)
+    assert after.skip_message == "Waiting for a new materialization of interactions_csv and items_csv."
+
+
 # -- movielens_release_sensor -----------------------------------------------------------------
 
 def _release_tick(instance, base_url, cursor=None, variant="ml-test"):

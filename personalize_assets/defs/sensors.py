@@ -26,7 +26,8 @@ with warnings.catch_warnings():
         minimum_interval_seconds=10,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Runs personalize_import once both interactions_csv and items_csv have been "
-        "materialized since its last run, so Personalize always imports a matching pair of CSVs. "
+        "materialized since its last run and the runs that published them have succeeded (their "
+        "blocking checks passed), so Personalize always imports a verified, matching pair of CSVs. "
         "Running by default; the import is a dry run unless PERSONALIZE_ROLE_ARN is set.",
     )
     def personalize_import_sensor(context: dg.MultiAssetSensorEvaluationContext):
@@ -38,7 +39,18 @@ with warnings.catch_warnings():
                 f"Waiting for a new materialization of {' and '.join(waiting)}"
                 + (f" (new since the last import: {', '.join(fresh)})." if fresh else ".")
             )
+        unfinished = _publishing_run_not_succeeded(context.instance, {r.run_id for r in records.values() if r.run_id})
+        if unfinished is not None and not unfinished.is_finished:
+            # The CSVs' own checks run after them in the same run: wait for their verdict.
+            return dg.SkipReason(f"Waiting for run {unfinished.run_id} ({unfinished.job_name}), which "
+                                 "published the CSVs, to finish.")
         context.advance_all_cursors()
+        if unfinished is not None:
+            return dg.SkipReason(
+                f"Run {unfinished.run_id} ({unfinished.job_name}), which published the CSVs, ended "
+                f"{unfinished.status.value}, so they are not imported. Once the cause is fixed, "
+                "materialize them again."
+            )
         return dg.RunRequest(
             run_key="csvs-" + "-".join(str(records[key].storage_id) for key in PUBLISHED_CSVS),
             # Which runs published the CSVs being imported (none for reported events).
@@ -48,6 +60,15 @@ with warnings.catch_warnings():
                 if records[key].run_id
             },
         )
+
+
+def _publishing_run_not_succeeded(instance: dg.DagsterInstance, run_ids: set[str]) -> dg.DagsterRun | None:
+    """The first run among `run_ids` that has not (yet) succeeded, if any."""
+    for run_id in sorted(run_ids):
+        run = instance.get_run_by_id(run_id)
+        if run is not None and run.status != dg.DagsterRunStatus.SUCCESS:
+            return run
+    return None
 
 
 def _stored_validators(instance: dg.DagsterInstance, url: str) -> Validators | None:
