@@ -103,6 +103,8 @@ def dagster_dev(local_s3, tmp_path_factory):
         AWS_ENDPOINT_URL_PERSONALIZE="http://127.0.0.1:9",
         PYTHONUNBUFFERED="1",
     )
+    # The release sensor, when started, asks a port where nothing listens: never the internet.
+    env["MOVIELENS_BASE_URL"] = f"http://127.0.0.1:{_free_port()}/"
     port = _free_port()
     output = home / "dagster-dev.log"
     with open(output, "wb") as log:
@@ -215,6 +217,37 @@ def test_both_sensors_and_jobs_are_listed_the_import_sensor_running(dagster_dev)
 def test_our_code_loads_without_warnings(dagster_dev):
     ours = re.compile(rf"{re.escape(str(PROJECT_ROOT / 'personalize_assets'))}\S*:\d+: \w*Warning")
     assert not ours.findall(dagster_dev.output.read_text())
+
+
+START_SENSOR = """
+mutation Start($location: String!, $sensor: String!) {
+  startSensor(sensorSelector: {repositoryLocationName: $location, repositoryName: "__repository__",
+                               sensorName: $sensor}) {
+    __typename ... on Sensor { sensorState { status } } ... on PythonError { message } } }
+"""
+
+SENSOR_TICKS = """
+query Ticks($location: String!, $sensor: String!) {
+  sensorOrError(sensorSelector: {repositoryLocationName: $location, repositoryName: "__repository__",
+                                 sensorName: $sensor}) {
+    ... on Sensor { sensorState { status ticks(limit: 5) { status skipReason error { message } } } } } }
+"""
+
+
+def test_started_release_sensor_skips_an_unreachable_source_with_the_reason(dagster_dev):
+    started = dagster_dev.graphql(START_SENSOR, location=LOCATION, sensor="movielens_release_sensor")["startSensor"]
+    assert started["sensorState"]["status"] == "RUNNING", started
+
+    deadline, ticks = time.monotonic() + 60, []
+    while time.monotonic() < deadline and not ticks:
+        state = dagster_dev.graphql(SENSOR_TICKS, location=LOCATION, sensor="movielens_release_sensor")
+        ticks = state["sensorOrError"]["sensorState"]["ticks"]
+        time.sleep(1)
+    assert ticks, f"the daemon evaluated no tick within 60 s:\n{dagster_dev.output.read_text()[-3000:]}"
+    (tick, *_) = ticks
+    assert tick["status"] == "SKIPPED", tick
+    source = dagster_dev.env["MOVIELENS_BASE_URL"] + "ml-latest-small.zip"
+    assert tick["skipReason"].startswith(f"Could not check for a new release: Cannot reach {source}")
 
 
 def _runs(dev: DagsterDev, job: str) -> list[dict]:
