@@ -74,10 +74,12 @@ def run(variant: str | None) -> int:
 
 def report(result) -> int:
     """A short summary after the event log: what failed and why, or where the data is."""
+    from .lib.failures import failure_text
+
     failures, uris, checks = [], {}, []
     for event in result.all_events:
         if event.is_step_failure:
-            failures.append((event.step_key, event.step_failure_data.error.message.strip()))
+            failures.append((event.step_key, failure_text(event.step_failure_data.error)))
         elif event.is_step_materialization:
             materialization = event.step_materialization_data.materialization
             uri = materialization.metadata.get("dagster/uri")
@@ -85,13 +87,14 @@ def report(result) -> int:
                 uris[materialization.asset_key.to_user_string()] = uri.value
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
-            checks.append((evaluation.check_name, evaluation.passed, str(evaluation.severity.value)))
+            checks.append((evaluation.check_name, evaluation.passed, str(evaluation.severity.value),
+                           evaluation.description or ""))
     print("\n" + "=" * 72)
-    for name, passed, severity in checks:
+    for name, passed, severity, description in checks:
         if not passed:
-            print(f"check {name}: FAILED ({severity})")
+            print(f"check {name} did not pass ({severity}): {description}")
     if result.success:
-        print(f"Run {result.run_id} succeeded ({sum(p for _, p, _ in checks)}/{len(checks)} checks passed).")
+        print(f"Run {result.run_id} succeeded ({sum(c[1] for c in checks)}/{len(checks)} checks passed).")
         for asset in ("interactions_csv", "items_csv", "movielens_zip"):
             if asset in uris:
                 print(f"  {asset:<17} {uris[asset]}")

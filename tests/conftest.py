@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import io
+import os
 import shutil
 import threading
+import time
 import uuid
 import zipfile
 from dataclasses import dataclass, field
@@ -68,6 +71,23 @@ class LoopbackSite:
     root: Path
     base_url: str
     requests: list = field(default_factory=list)
+    statuses: dict = field(default_factory=dict)  # file name -> HTTP error status to answer with
+    versions: int = 0
+
+    def publish(self, data: bytes, variant: str = "ml-test", md5: str | None = None) -> str:
+        """Serve `data` as <variant>.zip (and `md5` as <variant>.zip.md5); returns its URL."""
+        path = self.root / f"{variant}.zip"
+        path.write_bytes(data)
+        # Last-Modified has one-second resolution: give each new version a later one.
+        self.versions += 1
+        stamp = time.time() + 10 * self.versions
+        os.utime(path, (stamp, stamp))
+        md5_path = self.root / f"{variant}.zip.md5"
+        if md5 is not None:
+            md5_path.write_text(md5)
+        elif md5_path.exists():
+            md5_path.unlink()
+        return f"{self.base_url}{variant}.zip"
 
     def gets(self, name: str) -> list[int]:
         return [status for method, path, status in self.requests if method == "GET" and path.endswith("/" + name)]
@@ -78,6 +98,13 @@ def _handler_for(site: LoopbackSite):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, directory=str(site.root), **kwargs)
 
+        def send_head(self):
+            forced = site.statuses.get(self.path.rsplit("/", 1)[-1])
+            if forced:
+                self.send_error(forced)
+                return None
+            return super().send_head()
+
         def log_request(self, code="-", size="-"):
             site.requests.append((self.command, self.path, int(code) if str(code).isdigit() else code))
 
@@ -87,19 +114,27 @@ def _handler_for(site: LoopbackSite):
     return Handler
 
 
-@pytest.fixture
-def loopback_site(tmp_path):
-    """An HTTP server on 127.0.0.1 serving a fresh folder (Last-Modified / If-Modified-Since)."""
-    root = tmp_path / "site"
-    root.mkdir()
+@contextlib.contextmanager
+def serve_folder(root: Path):
+    """An HTTP server on 127.0.0.1 serving `root` (Last-Modified / If-Modified-Since)."""
     site = LoopbackSite(root, "")
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(site))
     site.base_url = f"http://127.0.0.1:{server.server_address[1]}/"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield site
-    server.shutdown()
-    server.server_close()
+    try:
+        yield site
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def loopback_site(tmp_path):
+    root = tmp_path / "site"
+    root.mkdir()
+    with serve_folder(root) as site:
+        yield site
 
 
 @pytest.fixture
@@ -113,16 +148,21 @@ def real_small_release(loopback_site):
 
 # -- MovieLens-format archives built by the tests ------------------------------------------
 
-DEFAULT_MOVIES = [
+TRICKY_MOVIES = [
     (1, "Toy Story (1995)", "Adventure|Animation|Children|Comedy|Fantasy"),
     (2, '"Jumanji, The Game (1995)"', "Adventure|Children|Fantasy"),
     (3, "Death Note: Desu nôto (2006–2007)", "Animation|Mystery"),
     (4, "Babylon 5", "Sci-Fi"),
     (5, '"Movie with ""quotes"" (2001)"', "(no genres listed)"),
 ]
+# 120 movies, one without a year (under the 1% threshold), the rest plain.
+DEFAULT_MOVIES = TRICKY_MOVIES + [
+    (item, f"Film number {item} ({1950 + item % 60})", "Drama|IMAX" if item % 7 == 0 else "Comedy")
+    for item in range(6, 121)
+]
 
 
-def ratings_rows(users: int = 40, items: int = 5, start: int = 1_000_000_000) -> list[tuple]:
+def ratings_rows(users: int = 60, items: int = 20, start: int = 1_000_000_000) -> list[tuple]:
     """users x items ratings: every user rates every item once, a minute apart."""
     return [
         (user, item, 0.5 + ((user + item) % 10) * 0.5, start + user * 3600 + item * 60)
@@ -155,12 +195,7 @@ def csv_release_bytes(variant: str = "ml-test", ratings=None, movies=None, *, ra
 @pytest.fixture
 def publish_release(loopback_site):
     """Put a release zip (bytes) on the loopback site as <variant>.zip; returns its URL."""
-    def publish(data: bytes, variant: str = "ml-test", md5: str | None = None) -> str:
-        (loopback_site.root / f"{variant}.zip").write_bytes(data)
-        if md5 is not None:
-            (loopback_site.root / f"{variant}.zip.md5").write_text(md5)
-        return f"{loopback_site.base_url}{variant}.zip"
-    return publish
+    return loopback_site.publish
 
 
 # -- running the graph ----------------------------------------------------------------------
@@ -192,6 +227,8 @@ def run_graph(s3_env, monkeypatch, dagster_instance):
 
 def failure_messages(result) -> str:
     """Every step failure's message, joined (what a user sees in the run summary)."""
+    from personalize_assets.lib.failures import failure_text
+
     return "\n".join(
-        event.step_failure_data.error.message for event in result.all_events if event.is_step_failure
+        failure_text(event.step_failure_data.error) for event in result.all_events if event.is_step_failure
     )

@@ -2,12 +2,15 @@
 
 import dagster as dg
 
+from ..lib.failures import RETRY_POLICY
+
 PREPARE_GROUPS = dg.AssetSelection.groups("source", "transform", "publish")
 
 movielens_to_personalize = dg.define_asset_job(
     name="movielens_to_personalize",
     selection=PREPARE_GROUPS,
     description="Fetch the MovieLens release, reshape it and publish the Personalize CSVs and schemas to S3.",
+    op_retry_policy=RETRY_POLICY,
     # One process per step keeps each step's memory its own; a forkserver with our
     # modules preloaded starts those processes in milliseconds instead of seconds.
     executor_def=dg.multiprocess_executor.configured(

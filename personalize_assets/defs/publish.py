@@ -3,7 +3,6 @@
 import dagster as dg
 import pandas as pd
 
-from ..lib.failures import RETRY_POLICY
 
 
 @dg.multi_asset(
@@ -20,7 +19,6 @@ from ..lib.failures import RETRY_POLICY
         ),
     },
     internal_asset_deps={"interactions_csv": {dg.AssetKey("interactions_df")}, "items_csv": {dg.AssetKey("items_df")}},
-    retry_policy=RETRY_POLICY,
 )
 def personalize_csvs(interactions_df: pd.DataFrame, items_df: pd.DataFrame):
     """Publishes both datasets in one step, so a blocking check failing on either dataset

@@ -4,7 +4,7 @@
 import dagster as dg
 import pandas as pd
 
-from ..lib.failures import RETRY_POLICY, user_facing_errors
+from ..lib.failures import user_facing_errors
 from ..lib.io_managers import OpenedRelease
 from ..lib.bucket import PersonalizeBucket
 from ..lib.movielens_source import MovieLensSource
@@ -23,7 +23,6 @@ class MovieLensReleaseConfig(dg.Config):
     group_name="source",
     kinds={"s3"},
     io_manager_key="archive_io_manager",
-    retry_policy=RETRY_POLICY,
 )
 def movielens_zip(
     context: dg.AssetExecutionContext,

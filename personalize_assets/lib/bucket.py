@@ -16,6 +16,7 @@ import os
 
 import dagster as dg
 from dagster_aws.s3 import S3Resource
+from pydantic import PrivateAttr
 
 from .s3_objects import MultipartWriter, StoredObject, head_object, open_object
 
@@ -60,6 +61,8 @@ class PersonalizeBucket(dg.ConfigurableResource):
     bucket: str | None = None
     prefix: str | None = None
 
+    _client = PrivateAttr(default=None)
+
     @property
     def bucket_name(self) -> str:
         name = self.bucket or os.environ.get("PERSONALIZE_BUCKET")
@@ -76,7 +79,10 @@ class PersonalizeBucket(dg.ConfigurableResource):
 
     def client(self):
         # boto3 reads AWS_ENDPOINT_URL_S3, credentials, region and profiles from the environment.
-        return self.s3.get_client()
+        # One client per resource instance: building one loads the service model (~0.1 s).
+        if self._client is None:
+            self._client = self.s3.get_client()
+        return self._client
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket_name}/{key}"

@@ -71,4 +71,18 @@ def user_facing_errors(doing: str):
 
 # Transient failures are tried again with growing pauses; permanent ones fail at once
 # (dg.Failure(allow_retries=False) bypasses the policy).
-RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=1, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+
+
+def failure_text(error) -> str:
+    """A step failure's message with the causes Dagster wraps it in (e.g. after retries)."""
+    messages = []
+    while error is not None:
+        text = (error.message or "").strip()
+        if text and not text.startswith("Exceeded max_retries"):
+            # Dagster prefixes framework errors with their class path; the user needs the rest.
+            if text.startswith("dagster._core.errors."):
+                text = text.split(": ", 1)[-1]
+            messages.append(text)
+        error = error.cause or getattr(error, "context", None)
+    return "\n".join(dict.fromkeys(messages)) or "(no message)"

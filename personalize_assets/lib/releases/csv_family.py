@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zipfile
+import zlib
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -18,8 +19,11 @@ def read_headed_csv(archive: zipfile.ZipFile, filename: str, schema: pa.Schema, 
     """Read one CSV member into `schema` with Arrow; on any fault, point at the bad line."""
     member = find_member(archive, filename, label)
     where = f"{filename} in {label}"
-    with archive.open(member) as raw:
-        header = header_of(raw, where)
+    try:
+        with archive.open(member) as raw:
+            header = header_of(raw, where)
+    except (zipfile.BadZipFile, EOFError, zlib.error) as error:
+        _explain(archive, member, where, kinds, [], error)
     missing = [name for name in schema.names if name not in header]
     if missing:
         raise ReleaseError(
@@ -29,13 +33,14 @@ def read_headed_csv(archive: zipfile.ZipFile, filename: str, schema: pa.Schema, 
     options = pacsv.ConvertOptions(
         column_types={field.name: field.type for field in schema},
         include_columns=schema.names,
+        null_values=[],  # an empty or "NA" number is an error to report, not a silent null
         strings_can_be_null=False,
         quoted_strings_can_be_null=False,
     )
     try:
         with archive.open(member) as raw:
             table = pacsv.read_csv(raw, read_options=pacsv.ReadOptions(block_size=16 << 20), convert_options=options)
-    except (pa.ArrowInvalid, zipfile.BadZipFile, EOFError) as error:
+    except (pa.ArrowInvalid, zipfile.BadZipFile, EOFError, zlib.error) as error:
         _explain(archive, member, where, kinds, header, error)
         raise ReleaseError(f"{where} could not be read: {error}") from error
     if any(pa.types.is_string(f.type) for f in schema):
@@ -44,7 +49,7 @@ def read_headed_csv(archive: zipfile.ZipFile, filename: str, schema: pa.Schema, 
 
 
 def _explain(archive, member, where, kinds, header, error) -> None:
-    if isinstance(error, (zipfile.BadZipFile, EOFError)):
+    if isinstance(error, (zipfile.BadZipFile, EOFError, zlib.error)):
         raise ReleaseError(
             f"{where} is damaged inside the archive ({error}); download the release again."
         ) from error
