@@ -45,8 +45,9 @@ NOUNS = ["River", "Summer", "Kingdom", "Stranger", "Garden", "Empire", "Journey"
          "Island", "Machine", "Shadow", "Promise", "City", "Harbor", "Winter", "Heart", "Mirror", "Storm"]
 FOREIGN = ["Amélie", "Déjà vu", "Mañana", "Schöne Grüße", "Ærøskøbing", "Desu nôto", "Łódź", "Þórsmörk"]
 # Title shapes and their shares; each appears at least once when there are enough movies.
-TITLE_KINDS = {"plain": 0.60, "article": 0.12, "foreign": 0.10, "number": 0.07, "quotes": 0.03,
-               "range": 0.02, "no year": 0.02, "trailing space": 0.02, "no genres": 0.01, "imax": 0.01}
+# About 0.5% of titles have no year, as in the real releases (ml-latest-small: 0.12%).
+TITLE_KINDS = {"plain": 0.615, "article": 0.12, "foreign": 0.10, "number": 0.07, "quotes": 0.03,
+               "range": 0.02, "no year": 0.005, "trailing space": 0.02, "no genres": 0.01, "imax": 0.01}
 BLOCK_RATINGS = 1 << 20
 POPULARITY_EXPONENT = 1.2
 ZIP_DATE = (2018, 9, 26, 0, 0, 0)
