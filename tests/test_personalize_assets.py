@@ -68,10 +68,11 @@ def test_settings_are_read_from_the_environment_when_a_run_asks(monkeypatch):
 
     resolved = settings.import_settings()
     assert not settings.dry_run
-    assert (resolved.role_arn, resolved.dataset_group_name, resolved.domain) == (ROLE_ARN, "movielens", "VIDEO_ON_DEMAND")
+    assert resolved.role_arn == ROLE_ARN
+    assert (resolved.dataset_group_name, resolved.domain) == ("movielens", "VIDEO_ON_DEMAND")
     assert settings.client().meta.region_name == "eu-west-1"
     # Fields set in code win over the environment.
-    assert PersonalizeSettings(dataset_group_name="other", region="ap-south-1").client().meta.region_name == "ap-south-1"
+    assert PersonalizeSettings(region="ap-south-1").client().meta.region_name == "ap-south-1"
     assert PersonalizeSettings(dataset_group_name="other").import_settings().dataset_group_name == "other"
 
 
@@ -102,14 +103,18 @@ def test_dry_run_records_the_exact_requests_and_sends_nothing(published_csvs, da
     assert requests[3]["params"]["schema"] == published_csvs.read("schemas/items.json").decode()
     bucket_uri = f"s3://{published_csvs.bucket}/{published_csvs.prefix}"
     jobs = [r["params"] for r in requests if r["operation"] == "CreateDatasetImportJob"]
-    assert [j["dataSource"]["dataLocation"] for j in jobs] == [f"{bucket_uri}/interactions.csv", f"{bucket_uri}/item-meta.csv"]
+    assert [j["dataSource"]["dataLocation"] for j in jobs] == [
+        f"{bucket_uri}/interactions.csv", f"{bucket_uri}/item-meta.csv"
+    ]
     assert all("roleArn" not in j for j in jobs)
     assert "Dry run" in metadata["summary"] and "PERSONALIZE_ROLE_ARN" in metadata["summary"]
     logged = [e.message for e in dagster_instance.all_logs(result.run_id) if "Personalize" in (e.message or "")]
     assert logged and all(message.startswith("[dry run, not sent]") for message in logged)
 
 
-def test_a_setting_personalize_would_reject_fails_the_run_saying_nothing_was_sent(published_csvs, dagster_instance, monkeypatch):
+def test_a_setting_personalize_would_reject_fails_the_run_saying_nothing_was_sent(
+    published_csvs, dagster_instance, monkeypatch
+):
     monkeypatch.setenv("PERSONALIZE_DATASET_GROUP", "movie lens")
 
     result = _import(dagster_instance)
@@ -183,12 +188,16 @@ def _group_and_dataset_calls(stub, exist: bool):
                           {"datasetArn": DATASET_ARNS[t]})
 
 
-def _import_job_calls(stub, published):
+def _create_import_job_calls(stub, published):
     uri = f"s3://{published.bucket}/{published.prefix}"
     for t, csv in (("Interactions", "interactions.csv"), ("Items", "item-meta.csv")):
-        stub.add_response("create_dataset_import_job", {"datasetImportJobArn": JOB_ARNS[t]},
-                          {"jobName": ANY, "datasetArn": DATASET_ARNS[t], "dataSource": {"dataLocation": f"{uri}/{csv}"},
-                           "importMode": "FULL", "roleArn": ROLE_ARN})
+        expected = {"jobName": ANY, "datasetArn": DATASET_ARNS[t], "dataSource": {"dataLocation": f"{uri}/{csv}"},
+                    "importMode": "FULL", "roleArn": ROLE_ARN}
+        stub.add_response("create_dataset_import_job", {"datasetImportJobArn": JOB_ARNS[t]}, expected)
+
+
+def _import_job_calls(stub, published):
+    _create_import_job_calls(stub, published)
     for t in ("Interactions", "Items"):
         stub.add_response("describe_dataset_import_job",
                           {"datasetImportJob": {"datasetImportJobArn": JOB_ARNS[t], "status": "ACTIVE"}},
@@ -231,11 +240,7 @@ def test_a_failed_import_job_fails_the_run_with_the_reason(published_csvs, stubb
     stub = stubbed_personalize
     _schema_calls(stub, published_csvs, exist=True)
     _group_and_dataset_calls(stub, exist=True)
-    uri = f"s3://{published_csvs.bucket}/{published_csvs.prefix}"
-    for t, csv in (("Interactions", "interactions.csv"), ("Items", "item-meta.csv")):
-        stub.add_response("create_dataset_import_job", {"datasetImportJobArn": JOB_ARNS[t]},
-                          {"jobName": ANY, "datasetArn": DATASET_ARNS[t], "dataSource": {"dataLocation": f"{uri}/{csv}"},
-                           "importMode": "FULL", "roleArn": ROLE_ARN})
+    _create_import_job_calls(stub, published_csvs)
     stub.add_response("describe_dataset_import_job",
                       {"datasetImportJob": {"datasetImportJobArn": JOB_ARNS["Interactions"], "status": "CREATE FAILED",
                                             "failureReason": "Access denied to s3 object"}},
@@ -247,4 +252,4 @@ def test_a_failed_import_job_fails_the_run_with_the_reason(published_csvs, stubb
     stub.assert_no_pending_responses()
     message = failure_messages(result)
     assert JOB_ARNS["Interactions"] in message and "Access denied to s3 object" in message
-    assert f"{uri}/interactions.csv" in message
+    assert f"s3://{published_csvs.bucket}/{published_csvs.prefix}/interactions.csv" in message

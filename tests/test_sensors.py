@@ -158,10 +158,12 @@ def test_first_check_without_an_archive_requests_the_download_with_a_head_reques
 
     (request,) = tick.run_requests
     assert request.run_config == {"ops": {"movielens_zip": {"config": {"variant": "ml-test"}}}}
+    assert dg.validate_run_config(defs.resolve_job_def("movielens_to_personalize"), request.run_config)
     assert request.tags["personalize_assets/release_url"] == url
     assert _heads(loopback_site) == [("/ml-test.zip", 200)] and _gets(loopback_site) == []
     cursor = ReleaseCursor.parse(tick.cursor)
-    last_modified = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(os.stat(loopback_site.root / "ml-test.zip").st_mtime))
+    published_at = os.stat(loopback_site.root / "ml-test.zip").st_mtime
+    last_modified = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(published_at))
     assert cursor.url == url and cursor.last_modified == last_modified
     assert abs(cursor.checked_at - time.time()) < 60
 
@@ -174,7 +176,8 @@ def test_first_check_after_the_same_release_was_materialized_skips(loopback_site
     tick = _release_tick(dagster_instance, loopback_site.base_url)
 
     assert not tick.run_requests
-    assert tick.skip_message.startswith(f"{loopback_site.base_url}ml-test.zip is the same release as in the stored archive")
+    url = f"{loopback_site.base_url}ml-test.zip"
+    assert tick.skip_message.startswith(f"{url} is the same release as in the stored archive")
     assert ReleaseCursor.parse(tick.cursor) is not None
 
 

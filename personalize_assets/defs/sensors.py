@@ -8,7 +8,13 @@ import dagster as dg
 
 from ..lib.download import SourceError, Validators, probe_release
 from ..lib.movielens_source import MovieLensSource
-from ..lib.release_watch import POLL_SECONDS_VARIABLE, ReleaseCursor, check_release, poll_interval_seconds, seconds_until_due
+from ..lib.release_watch import (
+    POLL_SECONDS_VARIABLE,
+    ReleaseCursor,
+    check_release,
+    poll_interval_seconds,
+    seconds_until_due,
+)
 from . import jobs, personalize
 
 PUBLISHED_CSVS = [dg.AssetKey("interactions_csv"), dg.AssetKey("items_csv")]
