@@ -7,8 +7,8 @@ import pandas as pd
 from ..lib.failures import user_facing_errors
 from ..lib.io_managers import OpenedRelease
 from ..lib.bucket import PersonalizeBucket
-from ..lib.movielens_source import MovieLensSource
-from ..lib.release_download import fetch_release_into_bucket
+from ..lib.movielens_source import SYNTHETIC, MovieLensSource
+from ..lib.release_download import fetch_release_into_bucket, generate_release_into_bucket
 from ..lib.releases import read_movies, read_ratings
 from ..lib.table_metadata import table_metadata
 
@@ -17,6 +17,8 @@ class MovieLensReleaseConfig(dg.Config):
     """Which release this run fetches (empty: MOVIELENS_VARIANT, else ml-latest-small)."""
 
     variant: str | None = None
+    synthetic_ratings: int | None = None  # with variant "synthetic"; empty: MOVIELENS_SYNTHETIC_RATINGS
+    synthetic_seed: int | None = None  # with variant "synthetic"; empty: MOVIELENS_SYNTHETIC_SEED
 
 
 @dg.asset(
@@ -37,15 +39,20 @@ def movielens_zip(
     unsafe. The release's README is shown below.
     """
     variant = movielens.resolved_variant(config.variant)
-    url = movielens.url(variant)
     with user_facing_errors(f"store the {variant} archive"):
-        outcome = fetch_release_into_bucket(bucket, url, variant, context.run.run_id, log=context.log.info)
+        if variant == SYNTHETIC:
+            ratings, seed = movielens.synthetic_settings(config.synthetic_ratings, config.synthetic_seed)
+            outcome = generate_release_into_bucket(bucket, ratings, seed, context.run.run_id, log=context.log.info)
+        else:
+            outcome = fetch_release_into_bucket(bucket, movielens.url(variant), variant, context.run.run_id,
+                                                log=context.log.info)
     archive = outcome.archive
+    url = archive.source_url
     return dg.Output(
         archive,
         metadata={
             "dagster/uri": dg.MetadataValue.path(archive.uri),
-            "source_url": dg.MetadataValue.url(url),
+            "source_url": dg.MetadataValue.url(url) if variant != SYNTHETIC else url,
             "variant": variant,
             "format": outcome.release_format,
             "downloaded": outcome.downloaded,

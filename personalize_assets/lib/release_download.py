@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from dataclasses import dataclass
 from typing import Callable
@@ -67,6 +68,62 @@ def fetch_release_into_bucket(bucket: PersonalizeBucket, url: str, variant: str,
         raise
     log(f"Stored {archive.uri}: {_size(archive.size)} in {reader.seconds:.1f}s, MD5 {archive.md5}")
     return DownloadOutcome(archive, True, readme, fmt, published_md5, reader.seconds)
+
+
+def synthetic_source_url(ratings: int, seed: int) -> str:
+    """Identifies one synthetic release: the same parameters give the same bytes."""
+    return f"synthetic:ratings={ratings}&seed={seed}"
+
+
+def generate_release_into_bucket(bucket: PersonalizeBucket, ratings: int, seed: int, run_id: str,
+                                 log: Callable[[str], None] = print,
+                                 limits: ArchiveLimits = ArchiveLimits()) -> DownloadOutcome:
+    """A deterministic synthetic release (see lib/synthetic.py) written straight into S3.
+
+    Generated again only when its parameters changed: the same ones give the same bytes.
+    """
+    from .synthetic import write_synthetic_release
+
+    source = synthetic_source_url(ratings, seed)
+    previous = current_release(bucket)
+    if previous is not None and previous.source_url == source:
+        log(f"The synthetic release {source} is already stored at {previous.uri}; not generating it again.")
+        readme, fmt = _inspect(OpenedRelease(previous, bucket, limits))
+        return DownloadOutcome(previous, False, readme, fmt, None)
+    key = archive_key(bucket.key_prefix, "synthetic", run_id)
+    log(f"Generating a synthetic release with {ratings:,} ratings (seed {seed}) into S3")
+    md5 = _HashingSink()
+    with bucket.writer(key, content_type="application/zip", metadata={"source-url": source}) as out:
+        md5.target = out
+        write_synthetic_release(md5, ratings=ratings, seed=seed, variant="synthetic")
+    archive = ReleaseArchive(variant="synthetic", source_url=source, bucket=out.result.bucket, key=key,
+                             size=out.result.size, etag=out.result.etag, md5=md5.hexdigest())
+    readme, fmt = _inspect(OpenedRelease(archive, bucket, limits))
+    return DownloadOutcome(archive, True, readme, fmt, None)
+
+
+class _HashingSink:
+    """A write-only stream that hashes what passes through to `target`."""
+
+    def __init__(self):
+        self.target = None
+        self._md5 = hashlib.md5()  # noqa: S324 - an identity, not security
+
+    def write(self, data) -> int:
+        self._md5.update(data)
+        return self.target.write(data)
+
+    def flush(self) -> None:
+        pass
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def hexdigest(self) -> str:
+        return self._md5.hexdigest()
 
 
 def _inspect(release: OpenedRelease) -> tuple[str | None, str]:
