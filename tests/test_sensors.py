@@ -238,6 +238,14 @@ def test_missing_release_is_a_skipped_tick_naming_the_variant(loopback_site, dag
     assert tick.cursor is None
 
 
+def test_a_synthetic_release_has_nothing_to_watch(loopback_site, dagster_instance):
+    tick = _release_tick(dagster_instance, loopback_site.base_url, variant="synthetic")
+
+    assert not tick.run_requests and tick.cursor is None
+    assert tick.skip_message.startswith("MOVIELENS_VARIANT is synthetic")
+    assert loopback_site.requests == []
+
+
 def test_a_bad_poll_interval_is_refused_with_what_to_set(monkeypatch):
     monkeypatch.setenv("MOVIELENS_RELEASE_POLL_SECONDS", "hourly")
     with pytest.raises(ValueError, match=r"MOVIELENS_RELEASE_POLL_SECONDS is 'hourly'; set it to a positive number"):

@@ -7,7 +7,7 @@ import warnings
 import dagster as dg
 
 from ..lib.download import SourceError, Validators, probe_release
-from ..lib.movielens_source import MovieLensSource
+from ..lib.movielens_source import SYNTHETIC, MovieLensSource
 from ..lib.release_watch import (
     POLL_SECONDS_VARIABLE,
     ReleaseCursor,
@@ -101,6 +101,9 @@ def _stored_validators(instance: dg.DagsterInstance, url: str) -> Validators | N
 )
 def movielens_release_sensor(context: dg.SensorEvaluationContext, movielens: MovieLensSource):
     variant = movielens.resolved_variant()
+    if variant == SYNTHETIC:
+        return dg.SkipReason("MOVIELENS_VARIANT is synthetic: the release is generated here, there is no source "
+                             "to watch. Set MOVIELENS_VARIANT to a GroupLens release, or stop this sensor.")
     url = movielens.url(variant)
     previous = ReleaseCursor.parse(context.cursor)
     now = time.time()
