@@ -165,10 +165,12 @@ def write_personalize_csv(frame: pd.DataFrame, contract: DatasetContract, sink) 
         )
     sink.write((",".join(contract.columns) + "\n").encode())
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    for position, field in enumerate(table.schema):
-        if pa.types.is_dictionary(field.type):
-            table = table.set_column(position, field.name, table.column(position).cast(field.type.value_type))
-    pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=False, batch_size=64 * 1024))
+    # Categories are written as their text, a batch at a time, so no full text copy is made.
+    plain = pa.schema([f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in table.schema])
+    with pacsv.CSVWriter(sink, plain, write_options=pacsv.WriteOptions(include_header=False)) as writer:
+        for batch in table.to_batches(max_chunksize=ROWS_PER_BATCH):
+            writer.write_batch(pa.RecordBatch.from_arrays(
+                [column.cast(field.type) for column, field in zip(batch.columns, plain)], schema=plain))
 
 
 class PersonalizeCsvIOManager(dg.ConfigurableIOManager):

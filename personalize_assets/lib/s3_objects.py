@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 MIB = 1024 * 1024
 # S3 needs parts of at least 5 MiB (except the last) and at most 10,000 of them.
-DEFAULT_PART_SIZE = 16 * MIB
+DEFAULT_PART_SIZE = 32 * MIB  # measured: fewer, larger parts ingest faster into SeaweedFS
 MAX_PARTS = 10_000
 
 
@@ -53,7 +53,7 @@ class MultipartWriter(io.RawIOBase):
     """
 
     def __init__(self, client, bucket: str, key: str, *, content_type: str = "application/octet-stream",
-                 metadata: dict | None = None, part_size: int = DEFAULT_PART_SIZE, max_in_flight: int = 4):
+                 metadata: dict | None = None, part_size: int = DEFAULT_PART_SIZE, max_in_flight: int = 3):
         super().__init__()
         self._client, self.bucket, self.key = client, bucket, key
         self._extra = {"ContentType": content_type, "Metadata": dict(metadata or {})}
