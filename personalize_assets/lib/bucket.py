@@ -18,6 +18,7 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
 
+from .local_s3 import DEFAULT_BUCKET as LOCAL_DEFAULT_BUCKET
 from .s3_objects import MultipartWriter, StoredObject, head_object, open_object
 
 DEFAULT_PREFIX = "poc_data"
@@ -53,7 +54,8 @@ class BucketNotConfigured(dg.Failure):
 class PersonalizeBucket(dg.ConfigurableResource):
     """The S3 bucket and prefix the graph writes to, reached through dagster-aws's S3Resource.
 
-    Unset fields fall back, at run time, to PERSONALIZE_BUCKET and PERSONALIZE_PREFIX;
+    Unset fields fall back, at run time, to PERSONALIZE_BUCKET and PERSONALIZE_PREFIX
+    (with only AWS_ENDPOINT_URL_S3 set, the bucket defaults to `personalize-local`);
     the endpoint and credentials come from the standard AWS variables via boto3.
     """
 
@@ -66,6 +68,9 @@ class PersonalizeBucket(dg.ConfigurableResource):
     @property
     def bucket_name(self) -> str:
         name = self.bucket or os.environ.get("PERSONALIZE_BUCKET")
+        if not name and os.environ.get("AWS_ENDPOINT_URL_S3"):
+            # A local S3-compatible server: use the bucket name the embedded S3 creates.
+            name = LOCAL_DEFAULT_BUCKET
         if not name:
             raise BucketNotConfigured(
                 "No S3 bucket configured: set PERSONALIZE_BUCKET (and the standard AWS variables "
