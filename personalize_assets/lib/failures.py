@@ -81,7 +81,7 @@ def failure_text(error) -> str:
         text = (error.message or "").strip()
         if text and not text.startswith("Exceeded max_retries"):
             # Dagster prefixes framework errors with their class path; the user needs the rest.
-            if text.startswith("dagster._core.errors."):
+            if text.startswith(("dagster._core.errors.", "dagster._core.definitions.events.Failure")):
                 text = text.split(": ", 1)[-1]
             messages.append(text)
         error = error.cause or getattr(error, "context", None)
