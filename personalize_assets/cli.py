@@ -64,6 +64,7 @@ def run(variant: str | None) -> int:
     import dagster as dg
 
     ensure_dagster_home()
+    _interrupt_on_sigterm()
     with s3_for_this_session() as env:
         os.environ.update(env)
         run_config = {"ops": {"movielens_zip": {"config": {"variant": variant}}}} if variant else None
@@ -106,19 +107,32 @@ def report(result) -> int:
     return 1
 
 
+def _interrupt_on_sigterm() -> None:
+    """Treat SIGTERM like Ctrl+C, so the embedded S3 we started is stopped either way."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def dev() -> int:
     ensure_dagster_home()
+    _interrupt_on_sigterm()
     with s3_for_this_session() as env:
         command = [sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml")]
         child = subprocess.Popen(command, cwd=PROJECT_ROOT, env={**os.environ, **env})
         try:
             return child.wait()
         except KeyboardInterrupt:
-            child.send_signal(signal.SIGINT)
-            return child.wait()
+            child.terminate()  # dagster dev stops its webserver and daemon on SIGTERM
+            try:
+                return child.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                return child.wait()
 
 
 def s3_only() -> int:
+    _interrupt_on_sigterm()
     with s3_for_this_session() as env:
         for name, value in env.items():
             shown = "(in .local/s3/credentials.json)" if "SECRET" in name else value
