@@ -27,7 +27,6 @@ def ratings_to_interactions(ratings: pd.DataFrame, event_type: str = "review") -
             "EVENT_VALUE": ratings["rating"],
         }
     )
-    frame.index = ratings.index
     return frame[INTERACTIONS.columns]
 
 

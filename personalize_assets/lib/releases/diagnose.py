@@ -13,6 +13,7 @@ from typing import BinaryIO, Callable, Iterable, Sequence
 
 from .errors import ReleaseError
 
+
 # Column kinds and how to tell a good value.
 def _is_int(value: str) -> bool:
     try:
