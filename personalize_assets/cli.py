@@ -67,10 +67,27 @@ def run(variant: str | None) -> int:
     _interrupt_on_sigterm()
     with s3_for_this_session() as env:
         os.environ.update(env)
-        run_config = {"ops": {"movielens_zip": {"config": {"variant": variant}}}} if variant else None
+        from .defs.jobs import ONE_PROCESS, PROCESS_PER_STEP
+        from .lib.movielens_source import MovieLensSource
+
+        chosen = MovieLensSource().resolved_variant(variant)
+        run_config = dict(ONE_PROCESS if is_small_release(chosen) else PROCESS_PER_STEP)
+        if variant:
+            run_config["ops"] = {"movielens_zip": {"config": {"variant": variant}}}
         with dg.DagsterInstance.get() as instance:
             result = dg.execute_job(dg.reconstructable(_main_job), instance=instance, run_config=run_config)
             return report(result)
+
+
+SMALL_RELEASES = {"ml-latest-small", "ml-100k"}
+SMALL_SYNTHETIC = 2_000_000  # ratings
+
+
+def is_small_release(variant: str) -> bool:
+    """Releases whose steps are quicker in one process than the cost of a process each."""
+    if variant == "synthetic":
+        return int(os.environ.get("MOVIELENS_SYNTHETIC_RATINGS") or 1_000_000) <= SMALL_SYNTHETIC
+    return variant in SMALL_RELEASES
 
 
 def report(result) -> int:
