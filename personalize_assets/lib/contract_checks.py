@@ -13,6 +13,8 @@ from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .table_metadata import epoch_range, markdown_table
 
@@ -50,8 +52,6 @@ def _blank(column: pd.Series) -> np.ndarray:
 
 
 def _text_length(column: pd.Series) -> np.ndarray:
-    if pd.api.types.is_integer_dtype(column.dtype):
-        return np.zeros(len(column), dtype=np.int64)  # a 64-bit integer prints in at most 20 chars
     return column.astype("string").str.len().to_numpy(dtype=np.int64, na_value=0)
 
 
@@ -65,6 +65,9 @@ def required_fields(interactions: pd.DataFrame) -> CheckOutcome:
         counts[f"{name}_missing"] = int(blank.sum())
         bad |= blank
     for name in ("USER_ID", "ITEM_ID"):
+        if pd.api.types.is_integer_dtype(interactions[name].dtype):
+            counts[f"{name}_longer_than_{MAX_ID_LENGTH}"] = 0  # a 64-bit integer prints in at most 20 chars
+            continue
         too_long = _text_length(interactions[name]) > MAX_ID_LENGTH
         counts[f"{name}_longer_than_{MAX_ID_LENGTH}"] = int(too_long.sum())
         bad |= too_long
@@ -116,15 +119,23 @@ def event_values_are_numbers(interactions: pd.DataFrame) -> CheckOutcome:
     return CheckOutcome(True, "every EVENT_VALUE is a finite number", metadata)
 
 
+def _arrow(column: pd.Series) -> pa.ChunkedArray:
+    """The column as Arrow, without a copy when it is Arrow-backed already."""
+    return pa.chunked_array(pa.Table.from_pandas(column.to_frame(), preserve_index=False).column(0))
+
+
 def event_values_on_rating_scale(interactions: pd.DataFrame, scale=RATING_SCALE) -> CheckOutcome:
-    values = interactions["EVENT_VALUE"].to_numpy(dtype=np.float64, na_value=np.nan)
-    outside = (values < scale[0]) | (values > scale[1])
-    histogram = pd.Series(values).round(1).value_counts().sort_index()
-    metadata = {"outside_scale": int(outside.sum()), "scale": f"{scale[0]} .. {scale[1]}",
-                "histogram": markdown_table(histogram.rename_axis("EVENT_VALUE").reset_index(name="rows"), 30)}
-    if outside.any():
-        metadata["examples"] = _examples(interactions, outside)
-        return CheckOutcome(False, f"{int(outside.sum()):,} EVENT_VALUEs are outside the rating scale "
+    values = _arrow(interactions["EVENT_VALUE"])
+    outside = pc.or_kleene(pc.less(values, scale[0]), pc.greater(values, scale[1])).fill_null(False)
+    count = int(pc.sum(outside).as_py() or 0)
+    counts = pc.value_counts(values).to_pylist()
+    histogram = pd.DataFrame([(c["values"], c["counts"]) for c in counts], columns=["EVENT_VALUE", "rows"])
+    histogram = histogram.sort_values("EVENT_VALUE").head(30)
+    metadata = {"outside_scale": count, "scale": f"{scale[0]} .. {scale[1]}",
+                "histogram": markdown_table(histogram, 30)}
+    if count:
+        metadata["examples"] = _examples(interactions, outside.to_numpy(zero_copy_only=False))
+        return CheckOutcome(False, f"{count:,} EVENT_VALUEs are outside the rating scale "
                             f"{scale[0]}..{scale[1]}", metadata)
     return CheckOutcome(True, f"every EVENT_VALUE is within {scale[0]}..{scale[1]}", metadata)
 
@@ -179,16 +190,36 @@ def suitability(interactions: pd.DataFrame, min_users: int = 50, min_items: int 
     return CheckOutcome(True, f"{users:,} users, {items:,} items, {light:.0%} of users under 24 interactions", metadata)
 
 
+def _pair_keys(interactions: pd.DataFrame) -> np.ndarray | None:
+    """(USER_ID, ITEM_ID) packed into one int64 when both are 32-bit integers, else None."""
+    user, item = interactions["USER_ID"], interactions["ITEM_ID"]
+    if not (pd.api.types.is_integer_dtype(user.dtype) and pd.api.types.is_integer_dtype(item.dtype)):
+        return None
+    users = np.array(user.to_numpy(dtype=np.int64, na_value=-1), dtype=np.int64)  # own, writable copy
+    if len(users) and (users.min() < 0 or users.max() >= 2**31 or item.min() < 0 or item.max() >= 2**32):
+        return None
+    users <<= 32
+    users |= item.to_numpy(dtype=np.int64, na_value=0)
+    return users
+
+
 def duplicate_events(interactions: pd.DataFrame) -> CheckOutcome:
-    """Rows repeating the same (USER_ID, ITEM_ID, TIMESTAMP)."""
-    keys = interactions[["USER_ID", "ITEM_ID", "TIMESTAMP"]]
-    hashes = pd.util.hash_pandas_object(keys, index=False).to_numpy()
-    ordered = np.sort(hashes)
+    """Rows repeating the same (USER_ID, ITEM_ID, TIMESTAMP).
+
+    A repeated event is first a repeated (USER_ID, ITEM_ID) pair, which one sort of packed
+    integers finds; only rows in such pairs are compared exactly, timestamps included.
+    """
+    keys = _pair_keys(interactions)
+    if keys is None:  # text IDs: hash the three columns instead
+        keys = pd.util.hash_pandas_object(interactions[["USER_ID", "ITEM_ID", "TIMESTAMP"]], index=False).to_numpy()
+    ordered = np.sort(keys)
     repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
-    candidates = np.isin(hashes, repeated)  # equal hashes; confirmed exactly below
-    duplicated = np.zeros(len(keys), dtype=bool)
-    if candidates.any():
-        duplicated[candidates] = keys[candidates].duplicated(keep="first").to_numpy()
+    del ordered
+    duplicated = np.zeros(len(interactions), dtype=bool)
+    if len(repeated):
+        candidates = np.isin(keys, repeated)
+        rows = interactions.loc[candidates, ["USER_ID", "ITEM_ID", "TIMESTAMP"]]
+        duplicated[candidates] = rows.duplicated(keep="first").to_numpy()
     count = int(duplicated.sum())
     metadata = {"duplicate_rows": count}
     if count:
