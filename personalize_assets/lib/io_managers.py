@@ -12,6 +12,8 @@
 
 import json
 import zipfile
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 import dagster as dg
@@ -28,6 +30,7 @@ from .s3_objects import StoredObject
 ARCHIVE_POINTER = "raw/current-release.json"
 CONTRACTS: dict[str, DatasetContract] = {"interactions_csv": INTERACTIONS, "items_csv": ITEMS}
 ROWS_PER_BATCH = 1_000_000
+CSV_ROWS_PER_BATCH = 500_000
 
 
 def _asset_name(context) -> str:
@@ -167,10 +170,24 @@ def write_personalize_csv(frame: pd.DataFrame, contract: DatasetContract, sink) 
     table = pa.Table.from_pandas(frame, preserve_index=False)
     # Categories are written as their text, a batch at a time, so no full text copy is made.
     plain = pa.schema([f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in table.schema])
-    with pacsv.CSVWriter(sink, plain, write_options=pacsv.WriteOptions(include_header=False)) as writer:
-        for batch in table.to_batches(max_chunksize=ROWS_PER_BATCH):
-            writer.write_batch(pa.RecordBatch.from_arrays(
-                [column.cast(field.type) for column, field in zip(batch.columns, plain)], schema=plain))
+
+    def encode(batch: pa.RecordBatch) -> pa.Buffer:
+        columns = [column.cast(field.type) for column, field in zip(batch.columns, plain)]
+        out = pa.BufferOutputStream()
+        pacsv.write_csv(pa.RecordBatch.from_arrays(columns, schema=plain), out,
+                        pacsv.WriteOptions(include_header=False))
+        return out.getvalue()
+
+    # Arrow encodes without the GIL: batches are encoded on both cores and written in order,
+    # with at most a few batches (tens of MB) waiting.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="csv-encode") as pool:
+        waiting: deque = deque()
+        for batch in table.to_batches(max_chunksize=CSV_ROWS_PER_BATCH):
+            waiting.append(pool.submit(encode, batch))
+            if len(waiting) > 3:
+                sink.write(waiting.popleft().result())
+        while waiting:
+            sink.write(waiting.popleft().result())
 
 
 class PersonalizeCsvIOManager(dg.ConfigurableIOManager):
