@@ -72,6 +72,9 @@ def run(variant: str | None) -> int:
 
         chosen = MovieLensSource().resolved_variant(variant)
         run_config = dict(ONE_PROCESS if is_small_release(chosen) else PROCESS_PER_STEP)
+        # The terminal shows what happened (downloads, checks, failures); the full event
+        # log, DEBUG included, stays in the run's history for `make dev`.
+        run_config["loggers"] = {"console": {"config": {"log_level": os.environ.get("DAGSTER_LOG_LEVEL", "INFO")}}}
         if variant:
             run_config["ops"] = {"movielens_zip": {"config": {"variant": variant}}}
         with dg.DagsterInstance.get() as instance:
