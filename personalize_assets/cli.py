@@ -37,7 +37,7 @@ def ensure_dagster_home() -> Path:
 
 
 @contextlib.contextmanager
-def s3_for_this_session(announce=print):
+def s3_for_this_session(announce=print, while_starting=None):
     """Yield the environment to run with, starting the embedded S3 when none is configured."""
     if os.environ.get("PERSONALIZE_BUCKET") or os.environ.get("AWS_ENDPOINT_URL_S3"):
         announce(f"Using the configured S3: {os.environ.get('AWS_ENDPOINT_URL_S3') or 'AWS'}, "
@@ -51,7 +51,7 @@ def s3_for_this_session(announce=print):
     started = server is None
     if started:
         announce("Starting the embedded S3 (SeaweedFS weed mini) on 127.0.0.1 ...")
-        server = start_local_s3(data_dir)
+        server = start_local_s3(data_dir, while_starting=while_starting)
     announce(f"Embedded S3 at {server.endpoint_url}, bucket {server.bucket} (data in {data_dir})")
     try:
         yield server.env()
@@ -60,12 +60,17 @@ def s3_for_this_session(announce=print):
             stop_local_s3(server)
 
 
-def run(variant: str | None) -> int:
-    import dagster as dg
+def _load_definitions() -> None:
+    import personalize_assets.definitions  # noqa: F401 - imports dagster, pandas, pyarrow: seconds
 
+
+def run(variant: str | None) -> int:
     ensure_dagster_home()
     _interrupt_on_sigterm()
-    with s3_for_this_session() as env:
+    # The embedded S3 starts while the definitions load (both take seconds).
+    with s3_for_this_session(while_starting=_load_definitions) as env:
+        import dagster as dg
+
         os.environ.update(env)
         from .defs.jobs import ONE_PROCESS, PROCESS_PER_STEP
         from .lib.movielens_source import MovieLensSource

@@ -146,9 +146,13 @@ def weed_arguments(data_dir: Path, identity_file: Path, bucket: str, ports: dict
 
 
 def start_local_s3(
-    data_dir: Path, bucket: str = DEFAULT_BUCKET, ready_timeout: float = 90.0
+    data_dir: Path, bucket: str = DEFAULT_BUCKET, ready_timeout: float = 90.0, while_starting=None
 ) -> LocalS3:
-    """Start `weed mini` under data_dir and return once the bucket answers head_bucket."""
+    """Start `weed mini` under data_dir and return once the bucket answers head_bucket.
+
+    `while_starting`, if given, is called after launching and before waiting, so other
+    start-up work (imports) overlaps the server's own.
+    """
     data_dir = Path(data_dir).resolve()
     (data_dir / "data").mkdir(parents=True, exist_ok=True)
     access_key, secret_key = _load_or_create_credentials(data_dir)
@@ -176,6 +180,8 @@ def start_local_s3(
         data_dir=data_dir,
     )
     try:
+        if while_starting is not None:
+            while_starting()
         _wait_until_ready(server, process, ready_timeout)
     except BaseException:
         stop_process(process.pid)
@@ -232,8 +238,12 @@ def find_running_local_s3(data_dir: Path) -> LocalS3 | None:
     return server
 
 
-def stop_process(pid: int, timeout: float = 15.0) -> None:
-    """Stop weed (its whole process group) gently, then firmly."""
+def stop_process(pid: int, timeout: float = 5.0) -> None:
+    """Stop weed (its whole process group) gently, then firmly.
+
+    Every write we make is complete before we stop it; weed sometimes hangs in its own
+    shutdown, so it gets a few seconds, not more.
+    """
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(pid, sig)
