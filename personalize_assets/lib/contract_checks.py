@@ -13,10 +13,9 @@ from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 
-from .table_metadata import epoch_range, markdown_table
+from .table_metadata import arrow_column, epoch_range, markdown_table
 
 EPOCH_1990 = 631_152_000  # 1990-01-01T00:00:00Z
 MAX_ID_LENGTH = 256  # Personalize: USER_ID / ITEM_ID at most 256 characters
@@ -119,13 +118,8 @@ def event_values_are_numbers(interactions: pd.DataFrame) -> CheckOutcome:
     return CheckOutcome(True, "every EVENT_VALUE is a finite number", metadata)
 
 
-def _arrow(column: pd.Series) -> pa.ChunkedArray:
-    """The column as Arrow, without a copy when it is Arrow-backed already."""
-    return pa.chunked_array(pa.Table.from_pandas(column.to_frame(), preserve_index=False).column(0))
-
-
 def event_values_on_rating_scale(interactions: pd.DataFrame, scale=RATING_SCALE) -> CheckOutcome:
-    values = _arrow(interactions["EVENT_VALUE"])
+    values = arrow_column(interactions["EVENT_VALUE"])
     outside = pc.or_kleene(pc.less(values, scale[0]), pc.greater(values, scale[1])).fill_null(False)
     count = int(pc.sum(outside).as_py() or 0)
     counts = pc.value_counts(values).to_pylist()

@@ -226,7 +226,8 @@ def find_running_local_s3(data_dir: Path) -> LocalS3 | None:
     data_dir = Path(data_dir).resolve()
     try:
         state = json.loads((data_dir / SERVER_FILE).read_text())
-        access_key, secret_key = _load_or_create_credentials(data_dir)
+        saved = json.loads((data_dir / CREDENTIALS_FILE).read_text())  # only read: nothing to create here
+        access_key, secret_key = saved["access_key_id"], saved["secret_access_key"]
         os.kill(state["pid"], 0)
     except (OSError, ValueError, KeyError):
         return None

@@ -30,6 +30,11 @@ def column_schema(frame: pd.DataFrame) -> dg.TableSchema:
 QUANTILE_SAMPLE = 200_000
 
 
+def arrow_column(column: pd.Series) -> pa.ChunkedArray:
+    """The column as Arrow, without a copy when it is Arrow-backed already."""
+    return pa.Table.from_pandas(column.to_frame(), preserve_index=False).column(0)
+
+
 def describe_markdown(frame: pd.DataFrame) -> str:
     """describe()-style statistics: exact count/mean/std/min/max by Arrow without copying the
     columns; quartiles from an evenly spaced sample (exact up to 200,000 rows)."""
@@ -38,7 +43,7 @@ def describe_markdown(frame: pd.DataFrame) -> str:
         return "(no numeric columns)"
     rows = []
     for name in numeric:
-        column = pa.Table.from_pandas(frame[[name]], preserve_index=False).column(0)
+        column = arrow_column(frame[name])
         if pa.types.is_dictionary(column.type):
             continue
         low_high = pc.min_max(column).as_py()
