@@ -15,7 +15,7 @@ from .archive import ArchiveLimits, find_member, member_names, open_archive
 from .csv_family import CsvRelease
 from .legacy import Ml100kRelease, Ml10mRelease, Ml1mRelease
 from .errors import ReleaseError
-from .tables import MOVIES_SCHEMA, RATINGS_SCHEMA
+from .tables import MOVIES_SCHEMA, RATINGS_SCHEMA, narrow_table
 
 # CSV first: an archive with ratings.csv is read as CSV even if it also holds legacy files.
 FORMATS = [CsvRelease(), Ml100kRelease(), Ml1mRelease(), Ml10mRelease()]
@@ -34,7 +34,8 @@ def release_format(archive: zipfile.ZipFile, label: str):
 
 
 def read_ratings(archive: zipfile.ZipFile, label: str) -> pa.Table:
-    return release_format(archive, label).read_ratings(archive, label)
+    """Every rating, with the timestamp in 32 bits whenever the values allow (any format)."""
+    return narrow_table(release_format(archive, label).read_ratings(archive, label))
 
 
 def read_movies(archive: zipfile.ZipFile, label: str) -> pa.Table:

@@ -12,7 +12,7 @@ import pyarrow.csv as pacsv
 from .archive import find_member, member_names
 from .diagnose import diagnose_csv, header_of
 from .errors import ReleaseError
-from .tables import MOVIES_KINDS, MOVIES_SCHEMA, RATINGS_KINDS, RATINGS_SCHEMA
+from .tables import MOVIES_KINDS, MOVIES_SCHEMA, RATINGS_KINDS, RATINGS_SCHEMA, narrow_batch, table_from_narrowed
 
 
 def read_headed_csv(archive: zipfile.ZipFile, filename: str, schema: pa.Schema, kinds, label: str) -> pa.Table:
@@ -39,7 +39,11 @@ def read_headed_csv(archive: zipfile.ZipFile, filename: str, schema: pa.Schema, 
     )
     try:
         with archive.open(member) as raw:
-            table = pacsv.read_csv(raw, read_options=pacsv.ReadOptions(block_size=16 << 20), convert_options=options)
+            # Streamed in 4 MiB blocks (as fast as read_csv here, with far less memory held).
+            reader = pacsv.open_csv(raw, read_options=pacsv.ReadOptions(block_size=4 << 20),
+                                    convert_options=options)
+            batches = [narrow_batch(batch) for batch in reader]
+        table = table_from_narrowed(batches, reader.schema)
     except (pa.ArrowInvalid, zipfile.BadZipFile, EOFError, zlib.error) as error:
         _explain(archive, member, where, kinds, header, error)
         raise ReleaseError(f"{where} could not be read: {error}") from error
