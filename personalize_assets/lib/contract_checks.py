@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from .table_metadata import arrow_column, epoch_range, markdown_table
@@ -87,40 +88,62 @@ def timestamps_are_epoch_seconds(interactions: pd.DataFrame, now: float | None =
         return CheckOutcome(False, f"TIMESTAMP is {column.dtype}, not integer epoch seconds (e.g. {sample}); "
                             "convert dates to Unix seconds", {"dtype": str(column.dtype), "sample": str(sample)})
     upper = int((now or time.time()) + 86_400)  # a day of clock skew
-    values = column.to_numpy(dtype=np.int64, na_value=0)
-    too_old, future = values < EPOCH_1990, values > upper
+    # Arrow compares into bit masks: no 64-bit copy of the column is made.
+    values = arrow_column(column)
+    bounds = pc.min_max(values).as_py()
+    too_old = pc.less(values, _scalar_for(values, EPOCH_1990)).fill_null(True)  # a missing time is not valid either
+    future = pc.greater(values, _scalar_for(values, upper)).fill_null(False)
     metadata = {
         "range": epoch_range(column),
-        "min": int(values.min()) if len(values) else 0,
-        "max": int(values.max()) if len(values) else 0,
-        "before_1990": int(too_old.sum()),
-        "in_the_future": int(future.sum()),
+        "min": int(bounds["min"] or 0),
+        "max": int(bounds["max"] or 0),
+        "before_1990": int(pc.sum(too_old).as_py() or 0),
+        "in_the_future": int(pc.sum(future).as_py() or 0),
     }
-    bad = too_old | future
-    if not bad.any():
+    count = metadata["before_1990"] + metadata["in_the_future"]
+    if not count:
         return CheckOutcome(True, f"all timestamps within {metadata['range']}", metadata)
-    metadata["examples"] = _examples(interactions, bad)
+    metadata["examples"] = _examples(interactions, _mask(pc.or_(too_old, future)))
     hint = " They look like milliseconds: divide by 1000." if metadata["max"] > 100_000_000_000 else ""
-    return CheckOutcome(False, f"{int(bad.sum()):,} timestamps are outside 1990-01-01 .. now ({metadata['range']}).{hint}",
+    return CheckOutcome(False, f"{count:,} timestamps are outside 1990-01-01 .. now ({metadata['range']}).{hint}",
                         metadata)
+
+
+def _scalar_for(values, number):
+    """`number` as a scalar of the column's type when it fits, so Arrow compares the column
+    as it is instead of first widening a copy of it to 64 bits."""
+    try:
+        return pa.scalar(number, type=values.type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError):
+        return pa.scalar(number)
+
+
+def _mask(flags) -> np.ndarray:
+    """An Arrow boolean array as a numpy row mask (only built when rows are to be shown)."""
+    return np.asarray(flags.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def event_values_are_numbers(interactions: pd.DataFrame) -> CheckOutcome:
     column = interactions["EVENT_VALUE"]
     if not pd.api.types.is_numeric_dtype(column.dtype):
         return CheckOutcome(False, f"EVENT_VALUE is {column.dtype}, not a number", {"dtype": str(column.dtype)})
-    values = column.to_numpy(dtype=np.float64, na_value=np.nan)
-    bad = ~np.isfinite(values)
-    metadata = {"not_finite_or_missing": int(bad.sum())}
-    if bad.any():
-        metadata["examples"] = _examples(interactions, bad)
-        return CheckOutcome(False, f"{int(bad.sum()):,} EVENT_VALUEs are missing, NaN or infinite", metadata)
+    values = arrow_column(column)
+    if pa.types.is_floating(values.type):
+        bad = pc.invert(pc.is_finite(values).fill_null(False))
+    else:  # whole numbers are finite; only a missing one is bad
+        bad = pc.is_null(values)
+    count = int(pc.sum(bad).as_py() or 0)
+    metadata = {"not_finite_or_missing": count}
+    if count:
+        metadata["examples"] = _examples(interactions, _mask(bad))
+        return CheckOutcome(False, f"{count:,} EVENT_VALUEs are missing, NaN or infinite", metadata)
     return CheckOutcome(True, "every EVENT_VALUE is a finite number", metadata)
 
 
 def event_values_on_rating_scale(interactions: pd.DataFrame, scale=RATING_SCALE) -> CheckOutcome:
     values = arrow_column(interactions["EVENT_VALUE"])
-    outside = pc.or_kleene(pc.less(values, scale[0]), pc.greater(values, scale[1])).fill_null(False)
+    outside = pc.or_kleene(pc.less(values, _scalar_for(values, scale[0])),
+                           pc.greater(values, _scalar_for(values, scale[1]))).fill_null(False)
     count = int(pc.sum(outside).as_py() or 0)
     counts = pc.value_counts(values).to_pylist()
     histogram = pd.DataFrame([(c["values"], c["counts"]) for c in counts], columns=["EVENT_VALUE", "rows"])
@@ -184,36 +207,92 @@ def suitability(interactions: pd.DataFrame, min_users: int = 50, min_items: int 
     return CheckOutcome(True, f"{users:,} users, {items:,} items, {light:.0%} of users under 24 interactions", metadata)
 
 
-def _pair_keys(interactions: pd.DataFrame) -> np.ndarray | None:
-    """(USER_ID, ITEM_ID) packed into one int64 when both are 32-bit integers, else None."""
-    user, item = interactions["USER_ID"], interactions["ITEM_ID"]
-    if not (pd.api.types.is_integer_dtype(user.dtype) and pd.api.types.is_integer_dtype(item.dtype)):
-        return None
-    users = np.array(user.to_numpy(dtype=np.int64, na_value=-1), dtype=np.int64)  # own, writable copy
-    if len(users) and (users.min() < 0 or users.max() >= 2**31 or item.min() < 0 or item.max() >= 2**32):
-        return None
-    users <<= 32
-    users |= item.to_numpy(dtype=np.int64, na_value=0)
-    return users
+EVENT_KEY = ["USER_ID", "ITEM_ID", "TIMESTAMP"]
+ROWS_PER_WINDOW = 1_000_000
+ROWS_PER_PARTITION = 4_000_000
+
+
+_MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F), np.uint64(0x165667B19E3779F9))
+
+
+class _EventKeys:
+    """Which partition a row falls in (by USER_ID alone) and a 64-bit key per event.
+
+    Integer columns are mixed arithmetically; anything else is hashed by pandas. Equal
+    events always get equal keys; the rare unequal ones sharing a key are sorted out by
+    the exact comparison that follows.
+    """
+
+    def __init__(self, interactions: pd.DataFrame, partitions: int):
+        self.frame, self.partitions = interactions, partitions
+        self.integer = all(pd.api.types.is_integer_dtype(interactions[name].dtype) for name in EVENT_KEY)
+        self.columns = [arrow_column(interactions[name]) for name in EVENT_KEY] if self.integer else None
+
+    def _numbers(self, index: int, start: int, stop: int, chosen=None) -> np.ndarray:
+        column = self.columns[index].slice(start, stop - start)
+        values = (column.fill_null(0) if column.null_count else column).to_numpy()
+        if chosen is not None:
+            values = values[chosen]
+        return values.astype(np.uint64)  # wraps negatives: only equality matters
+
+    def partition(self, start: int, stop: int) -> np.ndarray:
+        if self.integer:
+            users = self._numbers(0, start, stop)
+        else:
+            users = pd.util.hash_array(self.frame["USER_ID"].iloc[start:stop].astype(str).to_numpy())
+        return (users % np.uint64(self.partitions)).astype(np.uint8)
+
+    def keys(self, start: int, stop: int, chosen: np.ndarray) -> np.ndarray:
+        if not self.integer:
+            rows = self.frame.iloc[start:stop].iloc[chosen][EVENT_KEY]
+            return pd.util.hash_pandas_object(rows, index=False).to_numpy().view(np.int64)
+        mixed = self._numbers(0, start, stop, chosen)
+        mixed *= _MIX[0]
+        for index in (1, 2):
+            part = self._numbers(index, start, stop, chosen)
+            part *= _MIX[index]
+            mixed ^= part
+        return mixed.view(np.int64)
+
+
+def _candidate_rows(interactions: pd.DataFrame) -> np.ndarray:
+    """Rows whose event key occurs more than once, found partition by partition.
+
+    Rows are split by USER_ID into partitions of about 4 million rows, each sorted on its
+    own, so memory stays at tens of bytes per row of one partition, never whole-column copies.
+    """
+    rows = len(interactions)
+    partitions = max(1, min(255, -(-rows // ROWS_PER_PARTITION)))
+    events = _EventKeys(interactions, partitions)
+    windows = [(start, min(start + ROWS_PER_WINDOW, rows)) for start in range(0, rows, ROWS_PER_WINDOW)]
+    partition_of = np.zeros(rows, dtype=np.uint8)
+    if partitions > 1:
+        for start, stop in windows:
+            partition_of[start:stop] = events.partition(start, stop)
+    found = []
+    for partition in range(partitions):
+        keys, positions = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
+        for start, stop in windows:
+            chosen = np.flatnonzero(partition_of[start:stop] == partition)
+            if len(chosen):
+                keys.append(events.keys(start, stop, chosen))
+                positions.append(chosen + start)
+        keys, positions = np.concatenate(keys), np.concatenate(positions)
+        ordered = np.sort(keys)
+        repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+        del ordered
+        if len(repeated):
+            found.append(positions[np.isin(keys, repeated)])
+    return np.sort(np.concatenate(found)) if found else np.empty(0, dtype=np.int64)
 
 
 def duplicate_events(interactions: pd.DataFrame) -> CheckOutcome:
-    """Rows repeating the same (USER_ID, ITEM_ID, TIMESTAMP).
-
-    A repeated event is first a repeated (USER_ID, ITEM_ID) pair, which one sort of packed
-    integers finds; only rows in such pairs are compared exactly, timestamps included.
-    """
-    keys = _pair_keys(interactions)
-    if keys is None:  # text IDs: hash the three columns instead
-        keys = pd.util.hash_pandas_object(interactions[["USER_ID", "ITEM_ID", "TIMESTAMP"]], index=False).to_numpy()
-    ordered = np.sort(keys)
-    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
-    del ordered
+    """Rows repeating the same (USER_ID, ITEM_ID, TIMESTAMP); the first occurrence is kept."""
+    candidates = _candidate_rows(interactions)
     duplicated = np.zeros(len(interactions), dtype=bool)
-    if len(repeated):
-        candidates = np.isin(keys, repeated)
-        rows = interactions.loc[candidates, ["USER_ID", "ITEM_ID", "TIMESTAMP"]]
-        duplicated[candidates] = rows.duplicated(keep="first").to_numpy()
+    if len(candidates):
+        exact = interactions.iloc[candidates][EVENT_KEY].duplicated(keep="first").to_numpy()
+        duplicated[candidates[exact]] = True
     count = int(duplicated.sum())
     metadata = {"duplicate_rows": count}
     if count:

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from personalize_assets.lib import contract_checks as contract
 from personalize_assets.lib.transforms import extract_year
@@ -70,6 +71,29 @@ def test_duplicates_are_warned_with_count():
     doubled = pd.concat([frame, frame.iloc[:5]], ignore_index=True)
     outcome = contract.duplicate_events(doubled)
     assert not outcome.passed and outcome.metadata["duplicate_rows"] == 5
+
+
+@pytest.mark.parametrize("ids", ["integers", "text"])
+@pytest.mark.parametrize("rows_per_partition", [4_000_000, 100])  # one partition, and many
+def test_duplicates_are_the_later_rows_of_an_exact_repeat(monkeypatch, ids, rows_per_partition):
+    monkeypatch.setattr(contract, "ROWS_PER_PARTITION", rows_per_partition)
+    monkeypatch.setattr(contract, "ROWS_PER_WINDOW", 70)  # windows that cut across everything
+    frame = interactions()
+    if ids == "text":
+        frame = frame.assign(USER_ID="u" + frame["USER_ID"].astype(str), ITEM_ID="i" + frame["ITEM_ID"].astype(str))
+    repeats = frame.iloc[[3, 500, 1199]]
+    same_pair_later = frame.iloc[[10]].assign(TIMESTAMP=frame["TIMESTAMP"].iloc[10] + 60)  # not a duplicate
+    doubled = pd.concat([frame, repeats, same_pair_later, repeats.iloc[[0]]], ignore_index=True)
+    outcome = contract.duplicate_events(doubled)
+    assert not outcome.passed and outcome.metadata["duplicate_rows"] == 4
+    shown = [int(line.split("|")[1]) for line in outcome.metadata["examples"].splitlines()[2:]]
+    assert shown == [1200, 1201, 1202, 1204]
+
+
+def test_no_duplicates_across_many_partitions(monkeypatch):
+    monkeypatch.setattr(contract, "ROWS_PER_PARTITION", 100)
+    monkeypatch.setattr(contract, "ROWS_PER_WINDOW", 70)
+    assert contract.duplicate_events(interactions()).passed
 
 
 def test_suitability_reports_light_users():
