@@ -7,6 +7,7 @@ import pandas as pd
 from ..lib.failures import user_facing_errors
 from ..lib.io_managers import OpenedRelease
 from ..lib.bucket import PersonalizeBucket
+from ..lib.memory import return_freed_memory
 from ..lib.movielens_source import SYNTHETIC, MovieLensSource
 from ..lib.release_download import fetch_release_into_bucket, generate_release_into_bucket
 from ..lib.releases import read_movies, read_ratings
@@ -68,7 +69,10 @@ def movielens_zip(
 
 
 def _frame(table) -> pd.DataFrame:
-    return table.to_pandas(types_mapper=pd.ArrowDtype, self_destruct=True, split_blocks=True)
+    frame = table.to_pandas(types_mapper=pd.ArrowDtype, self_destruct=True, split_blocks=True)
+    del table
+    return_freed_memory()  # the parser's buffers
+    return frame
 
 
 @dg.asset(group_name="source", kinds={"pandas"}, io_manager_key="parquet_io_manager")

@@ -23,6 +23,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from .bucket import PersonalizeBucket, intermediate_key, published_key, schema_key
+from .memory import return_freed_memory
 from .personalize_schema import INTERACTIONS, ITEMS, DatasetContract
 from .releases import ArchiveLimits, open_archive
 from .s3_objects import StoredObject
@@ -30,7 +31,7 @@ from .s3_objects import StoredObject
 ARCHIVE_POINTER = "raw/current-release.json"
 CONTRACTS: dict[str, DatasetContract] = {"interactions_csv": INTERACTIONS, "items_csv": ITEMS}
 ROWS_PER_BATCH = 1_000_000
-CSV_ROWS_PER_BATCH = 500_000
+CSV_ROWS_PER_BATCH = 250_000
 
 
 def _asset_name(context) -> str:
@@ -123,15 +124,27 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         key = intermediate_key(self.bucket.key_prefix, _asset_name(context))
         table = pa.Table.from_pandas(obj, preserve_index=False)
         with self.bucket.writer(key, content_type="application/vnd.apache.parquet") as out:
-            with pq.ParquetWriter(out, table.schema, compression="lz4") as parquet:
+            # Statistics would double the write time and nothing filters these files; only
+            # categorical columns are worth a dictionary (ids and times are mostly distinct).
+            dictionary = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
+            with pq.ParquetWriter(out, table.schema, compression="lz4", use_dictionary=dictionary,
+                                  write_statistics=False) as parquet:
                 parquet.write_table(table, row_group_size=ROWS_PER_BATCH)
+        del table
+        return_freed_memory()
         context.add_output_metadata(_object_metadata(out.result))
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         key = intermediate_key(self.bucket.key_prefix, _asset_name(context.upstream_output))
         with self.bucket.reader(key) as source:
-            table = pq.read_table(source, pre_buffer=True)
-        return table.to_pandas(types_mapper=_arrow_backed, self_destruct=True, split_blocks=True)
+            # A row group at a time: only the table itself is held, not the whole file too.
+            parquet = pq.ParquetFile(source, pre_buffer=False)
+            table = pa.concat_tables([parquet.read_row_group(i) for i in range(parquet.num_row_groups)]
+                                     or [parquet.schema_arrow.empty_table()])
+        frame = table.to_pandas(types_mapper=_arrow_backed, self_destruct=True, split_blocks=True)
+        del table
+        return_freed_memory()
+        return frame
 
 
 def _object_metadata(stored: StoredObject) -> dict:
@@ -184,7 +197,7 @@ def write_personalize_csv(frame: pd.DataFrame, contract: DatasetContract, sink) 
         waiting: deque = deque()
         for batch in table.to_batches(max_chunksize=CSV_ROWS_PER_BATCH):
             waiting.append(pool.submit(encode, batch))
-            if len(waiting) > 3:
+            if len(waiting) > 2:
                 sink.write(waiting.popleft().result())
         while waiting:
             sink.write(waiting.popleft().result())
@@ -201,6 +214,7 @@ class PersonalizeCsvIOManager(dg.ConfigurableIOManager):
         prefix = self.bucket.key_prefix
         with self.bucket.writer(published_key(prefix, name), content_type="text/csv") as out:
             write_personalize_csv(obj, contract, out)
+        return_freed_memory()
         schema = self.bucket.put_bytes(schema_key(prefix, name), contract.avro_json().encode(), "application/json")
         context.add_output_metadata(
             {**_object_metadata(out.result), "schema_uri": dg.MetadataValue.path(schema.uri),

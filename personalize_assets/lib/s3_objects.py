@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 MIB = 1024 * 1024
 # S3 needs parts of at least 5 MiB (except the last) and at most 10,000 of them.
-DEFAULT_PART_SIZE = 32 * MIB  # measured: fewer, larger parts ingest faster into SeaweedFS
+# 16 MiB parts ingest into SeaweedFS as fast as 32 MiB ones (measured) with half the memory
+# in flight; 10,000 of them allow objects up to 156 GiB.
+DEFAULT_PART_SIZE = 16 * MIB
 MAX_PARTS = 10_000
 
 
@@ -58,7 +60,8 @@ class MultipartWriter(io.RawIOBase):
         self._client, self.bucket, self.key = client, bucket, key
         self._extra = {"ContentType": content_type, "Metadata": dict(metadata or {})}
         self._part_size = part_size
-        self._buffer = bytearray()
+        self._pending: list[bytes] = []  # written since the last part, not yet uploaded
+        self._pending_size = 0
         self._upload_id: str | None = None
         self._parts: list[Future] = []
         self._pool: ThreadPoolExecutor | None = None
@@ -75,13 +78,19 @@ class MultipartWriter(io.RawIOBase):
         if self._finished:
             raise ValueError(f"write to s3://{self.bucket}/{self.key} after it was closed")
         view = memoryview(data).cast("B")
-        self._buffer += view
+        # One copy on the way in (the caller may reuse its buffer) and one to join a part:
+        # parts are at least part_size, so a part and the pieces of the next are all that is held.
+        self._pending.append(bytes(view))
+        self._pending_size += len(view)
         self.bytes_written += len(view)
-        while len(self._buffer) >= self._part_size:
-            part = bytes(self._buffer[: self._part_size])
-            del self._buffer[: self._part_size]
-            self._submit_part(part)
+        if self._pending_size >= self._part_size:
+            self._submit_part(self._take_pending())
         return len(view)
+
+    def _take_pending(self) -> bytes:
+        body = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
+        self._pending, self._pending_size = [], 0
+        return body
 
     def _submit_part(self, body: bytes) -> None:
         if self._upload_id is None:
@@ -111,15 +120,15 @@ class MultipartWriter(io.RawIOBase):
             return
         try:
             if self._upload_id is None:
-                answer = self._client.put_object(Bucket=self.bucket, Key=self.key, Body=bytes(self._buffer), **self._extra)
+                answer = self._client.put_object(Bucket=self.bucket, Key=self.key, Body=self._take_pending(),
+                                                 **self._extra)
             else:
-                if self._buffer:
-                    self._submit_part(bytes(self._buffer))
+                if self._pending:
+                    self._submit_part(self._take_pending())
                 parts = [future.result() for future in self._parts]
                 answer = self._client.complete_multipart_upload(
                     Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, MultipartUpload={"Parts": parts}
                 )
-            self._buffer = bytearray()
             self.result = StoredObject(self.bucket, self.key, self.bytes_written,
                                        answer["ETag"].strip('"'), dict(self._extra["Metadata"]))
             self._finished = True
@@ -135,7 +144,7 @@ class MultipartWriter(io.RawIOBase):
         if self._finished:
             return
         self._finished = True
-        self._buffer = bytearray()
+        self._pending, self._pending_size = [], 0
         for future in self._parts:
             future.cancel()
         self._shutdown_pool()
