@@ -72,11 +72,9 @@ def run(variant: str | None) -> int:
         import dagster as dg
 
         os.environ.update(env)
-        from .defs.jobs import ONE_PROCESS, PROCESS_PER_STEP
-        from .lib.movielens_source import MovieLensSource
+        from .defs.jobs import ONE_PROCESS
 
-        chosen = MovieLensSource().resolved_variant(variant)
-        run_config = dict(ONE_PROCESS if is_small_release(chosen) else PROCESS_PER_STEP)
+        run_config = dict(ONE_PROCESS)
         # The terminal shows what happened (downloads, checks, failures); the full event
         # log, DEBUG included, stays in the run's history for `make dev`.
         run_config["loggers"] = {"console": {"config": {"log_level": os.environ.get("DAGSTER_LOG_LEVEL", "INFO")}}}
@@ -85,17 +83,6 @@ def run(variant: str | None) -> int:
         with dg.DagsterInstance.get() as instance:
             result = dg.execute_job(dg.reconstructable(_main_job), instance=instance, run_config=run_config)
             return report(result)
-
-
-SMALL_RELEASES = {"ml-latest-small", "ml-100k"}
-SMALL_SYNTHETIC = 2_000_000  # ratings
-
-
-def is_small_release(variant: str) -> bool:
-    """Releases whose steps are quicker in one process than the cost of a process each."""
-    if variant == "synthetic":
-        return int(os.environ.get("MOVIELENS_SYNTHETIC_RATINGS") or 1_000_000) <= SMALL_SYNTHETIC
-    return variant in SMALL_RELEASES
 
 
 def report(result) -> int:
@@ -176,6 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("dev", help="the Dagster UI (dagster dev -w workspace.yaml)")
     commands.add_parser("s3", help="only the embedded S3, in the foreground")
     args = parser.parse_args(argv)
+    # Arrow's allocator (mimalloc) read this when it starts: return freed pages to the OS at
+    # once instead of after a delay that lets a step start on top of the last one's memory
+    # (measured on 25M ratings: ~150 MB less between steps, no slower). Runs launched from
+    # `make dev` inherit it.
+    os.environ.setdefault("MIMALLOC_PURGE_DELAY", "0")
     if args.command == "run":
         return run(args.variant)
     if args.command == "dev":

@@ -15,7 +15,7 @@ defs = dg.Definitions(
     assets=dg.load_assets_from_modules([source, transform, publish, personalize]),
     asset_checks=dg.load_asset_checks_from_modules([checks]),
     jobs=[jobs.movielens_to_personalize, personalize.personalize_import],
-    executor=jobs.STEP_PROCESS_EXECUTOR,
+    executor=dg.in_process_executor,  # for every other run too: see defs/jobs.py
     sensors=[sensors.personalize_import_sensor, sensors.movielens_release_sensor],
     resources={
         "bucket": _bucket,
