@@ -1,33 +1,39 @@
 """Hand memory that a step freed back to the operating system.
 
 Both allocators keep freed memory for reuse: Arrow's (mimalloc) until asked, and glibc's
-in per-thread heaps. With every step in one process, the next step would otherwise start
-on top of the last one's high-water mark.
+in its heaps. With every step in one process, the next step would otherwise start on top
+of the last one's high-water mark.
 """
 
 import ctypes
 import ctypes.util
-import gc
+from functools import cache
 
 import pyarrow as pa
 
-_M_MMAP_THRESHOLD = -3
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
+# Blocks of 4 MiB and more (upload parts, encoded CSV batches) come straight from the OS
+# and go back when freed; glibc would otherwise raise this limit to 32 MiB after the first
+# large block is freed and keep such blocks in its heap. Measured on 25M ratings: peak
+# ~970 -> ~900 MB, for about 1 CPU-s of extra page faults.
+_MMAP_THRESHOLD = 4 << 20
 
 
-def _libc():
+@cache
+def _glibc():
     name = ctypes.util.find_library("c")
     try:
-        return ctypes.CDLL(name) if name else None
+        libc = ctypes.CDLL(name) if name else None
     except OSError:
         return None
+    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
 
 
 def return_freed_memory() -> None:
-    gc.collect()
+    """Called at step boundaries. (No gc.collect(): with Dagster's object graph each one
+    cost ~0.3 s, and the frames are freed by reference counting anyway.)"""
     pa.default_memory_pool().release_unused()
-    libc = _libc()
-    if libc is not None and hasattr(libc, "malloc_trim"):  # glibc only
-        # Blocks over 1 MiB come straight from the OS and go back when freed (glibc would
-        # otherwise raise that limit to 32 MiB after the first large block is freed).
-        libc.mallopt(_M_MMAP_THRESHOLD, 1 << 20)
+    libc = _glibc()
+    if libc is not None:
+        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
         libc.malloc_trim(0)
