@@ -70,7 +70,10 @@ def interactions_contract(interactions_df: pd.DataFrame, items_df: pd.DataFrame)
 class ItemChecksConfig(dg.Config):
     """Thresholds for the Items checks (editable in the launchpad)."""
 
-    max_share_without_year: float = 0.01
+    # YEAR is optional for Personalize, and big catalogues hold series and new entries without
+    # one (ml-latest-small: 0.12%); what must stop a run is the year rule failing wholesale,
+    # as after a change of title format, which shows as a large share.
+    max_share_without_year: float = 0.05
 
 
 ITEM_CHECKS = [
@@ -78,7 +81,7 @@ ITEM_CHECKS = [
     _spec("items_genres_format", "items_df",
           "GENRES present, '|'-separated without empty parts, each part at most 1,000 characters.", True),
     _spec("year_extraction_check", "items_df",
-          "YEAR within 1874..next year; the share of titles without a year under the threshold (default 1%). "
+          "YEAR within 1874..next year; the share of titles without a year under the threshold (default 5%). "
           "Lists the titles without a year and those whose year came from a range.", True,
           additional_deps=["movies"]),
 ]

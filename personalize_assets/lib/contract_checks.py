@@ -344,7 +344,7 @@ def genres_well_formed(items: pd.DataFrame) -> CheckOutcome:
     return CheckOutcome(True, f"{len(distinct)} distinct genres, all well formed", metadata)
 
 
-def year_extraction(items: pd.DataFrame, titles: pd.DataFrame, max_share_without_year: float = 0.01,
+def year_extraction(items: pd.DataFrame, titles: pd.DataFrame, max_share_without_year: float = 0.05,
                     this_year: int | None = None) -> CheckOutcome:
     """Years plausible (1874 .. next year) and few titles without one.
 

@@ -115,6 +115,16 @@ def test_items_rules():
     assert "- C" in year.metadata["titles_without_year"] and "D (2000–2001)" in year.metadata["titles_with_a_year_range"]
 
 
+@pytest.mark.parametrize("undated, passes", [(3, True), (6, False)])
+def test_some_undated_titles_pass_by_default_but_a_failing_year_rule_does_not(undated, passes):
+    titles = pd.Series([f"Title {n}" if n < undated else f"Title {n} (1999)" for n in range(100)])
+    years = extract_year(titles)
+    items = pd.DataFrame({"ITEM_ID": range(100), "GENRES": "Drama", "YEAR": years["YEAR"]})
+    outcome = contract.year_extraction(items, years.assign(TITLE=titles.to_numpy()), this_year=2026)
+    assert outcome.passed is passes
+    assert outcome.metadata["without_year"] == undated
+
+
 def test_items_coverage():
     outcome = contract.items_have_metadata(interactions(items=5), pd.DataFrame({"ITEM_ID": [1, 2, 3]}))
     assert not outcome.passed and outcome.metadata["without_metadata"] == 2
