@@ -24,6 +24,7 @@ import pyarrow.csv as pacsv
 from .archive import find_member, member_names
 from .diagnose import check_fields, decoded_lines
 from .errors import ReleaseError
+from .members import open_member
 from .tables import MOVIES_KINDS, MOVIES_SCHEMA, RATINGS_KINDS, RATINGS_SCHEMA
 
 NO_GENRES = "(no genres listed)"
@@ -63,7 +64,7 @@ def read_separated_ratings(archive: zipfile.ZipFile, filename: str, separator: s
         raise ValueError(f"unsupported separator {separator!r}")
     types = {name: RATINGS_SCHEMA.field(name).type if name in RATINGS_SCHEMA.names else pa.null() for name in names}
     try:
-        with archive.open(member) as raw:
+        with open_member(archive, member) as raw:
             table = pacsv.read_csv(
                 raw,
                 read_options=pacsv.ReadOptions(column_names=names, block_size=16 << 20),
