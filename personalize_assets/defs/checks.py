@@ -60,8 +60,10 @@ def interactions_contract(interactions_df: pd.DataFrame, items_df: pd.DataFrame)
     numeric = pd.api.types.is_numeric_dtype(frame["EVENT_VALUE"].dtype)
     scale = contract.event_values_on_rating_scale(frame) if numeric else CheckOutcome(False, "EVENT_VALUE is not numeric")
     yield _result("interactions_event_value_scale", "interactions_df", scale, WARN)
-    yield _result("interactions_personalize_minimums", "interactions_df", contract.personalize_minimums(frame))
-    yield _result("interactions_suitability", "interactions_df", contract.suitability(frame), WARN)
+    per_user = contract.interactions_per_user(frame)
+    yield _result("interactions_personalize_minimums", "interactions_df",
+                  contract.personalize_minimums(frame, per_user=per_user))
+    yield _result("interactions_suitability", "interactions_df", contract.suitability(frame, per_user=per_user), WARN)
     yield _result("interactions_duplicate_events", "interactions_df", contract.duplicate_events(frame), WARN)
     yield _result("interactions_items_have_metadata", "interactions_df",
                   contract.items_have_metadata(frame, items_df), WARN)

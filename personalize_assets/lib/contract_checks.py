@@ -157,13 +157,14 @@ def event_values_on_rating_scale(interactions: pd.DataFrame, scale=RATING_SCALE)
     return CheckOutcome(True, f"every EVENT_VALUE is within {scale[0]}..{scale[1]}", metadata)
 
 
-def _per_user(interactions: pd.DataFrame) -> pd.Series:
+def interactions_per_user(interactions: pd.DataFrame) -> pd.Series:
+    """How many interactions each user has (computed once, shared by the rules that need it)."""
     return interactions["USER_ID"].value_counts(sort=False)
 
 
-def personalize_minimums(interactions: pd.DataFrame) -> CheckOutcome:
+def personalize_minimums(interactions: pd.DataFrame, per_user: pd.Series | None = None) -> CheckOutcome:
     """What Personalize needs to train at all."""
-    per_user = _per_user(interactions)
+    per_user = interactions_per_user(interactions) if per_user is None else per_user
     users = len(per_user)
     with_two = int((per_user >= 2).sum())
     share = with_two / users if users else 0.0
@@ -185,9 +186,9 @@ ACTIVITY_BUCKETS = [1, 2, 5, 10, 24, 50, 100, 500]
 
 
 def suitability(interactions: pd.DataFrame, min_users: int = 50, min_items: int = 100,
-                max_share_light_users: float = 0.5) -> CheckOutcome:
+                max_share_light_users: float = 0.5, per_user: pd.Series | None = None) -> CheckOutcome:
     """The notebook's advice: enough users and items, and most users with 24+ interactions."""
-    per_user = _per_user(interactions)
+    per_user = interactions_per_user(interactions) if per_user is None else per_user
     users, items = len(per_user), int(interactions["ITEM_ID"].nunique())
     light = float((per_user < 24).mean()) if users else 1.0
     bins = pd.cut(per_user.to_numpy(), bins=[*ACTIVITY_BUCKETS, np.inf], right=False,
