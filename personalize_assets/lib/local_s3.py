@@ -142,6 +142,8 @@ def weed_arguments(data_dir: Path, identity_file: Path, bucket: str, ports: dict
         f"-admin.port.grpc={ports['admin_grpc']}",
         "-admin.ui=false",
         "-webdav=false",
+        # Single node, every write finished before we stop it: no pre-stop pause (mini: 1 s).
+        "-volume.preStopSeconds=0",
     ]
 
 
