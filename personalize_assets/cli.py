@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import resource
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -81,8 +83,13 @@ def run(variant: str | None) -> int:
         if variant:
             run_config["ops"] = {"movielens_zip": {"config": {"variant": variant}}}
         with dg.DagsterInstance.get() as instance:
+            started = time.monotonic()
             result = dg.execute_job(dg.reconstructable(_main_job), instance=instance, run_config=run_config)
-            return report(result)
+            status = report(result)
+        # Every step ran in this process, so its high-water mark is the run's peak memory.
+        peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"Run time {time.monotonic() - started:.1f} s; peak memory of the run {peak_mib:,.0f} MiB.")
+        return status
 
 
 def report(result) -> int:
