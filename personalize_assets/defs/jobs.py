@@ -12,13 +12,8 @@ PREPARE_GROUPS = dg.AssetSelection.groups("source", "transform", "publish")
 # Memory stays bounded because each step gives back what Arrow freed (lib/memory.py).
 ONE_PROCESS = {"execution": {"config": {"in_process": {}}}}
 
-# Still selectable in the launchpad: one process per step, started from a forkserver with
-# our modules preloaded, to isolate steps from one another.
-STEP_PROCESSES = {
-    "max_concurrent": 2,
-    "start_method": {"forkserver": {"preload_modules": ["personalize_assets.definitions"]}},
-}
-PROCESS_PER_STEP = {"execution": {"config": {"multiprocess": STEP_PROCESSES}}}
+# A process per step is still a launchpad choice, e.g.
+#   execution: {config: {multiprocess: {max_concurrent: 2}}}
 
 movielens_to_personalize = dg.define_asset_job(
     name="movielens_to_personalize",
