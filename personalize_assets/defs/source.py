@@ -7,7 +7,7 @@ import pandas as pd
 from ..lib.failures import user_facing_errors
 from ..lib.io_managers import OpenedRelease
 from ..lib.bucket import PersonalizeBucket
-from ..lib.memory import return_freed_memory
+from ..lib.memory import frame_from_arrow
 from ..lib.movielens_source import SYNTHETIC, MovieLensSource
 from ..lib.release_download import fetch_release_into_bucket, generate_release_into_bucket
 from ..lib.releases import read_movies, read_ratings
@@ -68,18 +68,11 @@ def movielens_zip(
     )
 
 
-def _frame(table) -> pd.DataFrame:
-    frame = table.to_pandas(types_mapper=pd.ArrowDtype, self_destruct=True, split_blocks=True)
-    del table
-    return_freed_memory()  # the parser's buffers
-    return frame
-
-
 @dg.asset(group_name="source", kinds={"pandas"}, io_manager_key="parquet_io_manager")
 def ratings(movielens_zip: OpenedRelease) -> dg.Output[pd.DataFrame]:
     """Every rating in the release: userId, movieId, rating (0.5-5 stars), timestamp (epoch s)."""
     with user_facing_errors("read the release archive"), movielens_zip.open_zip() as archive:
-        frame = _frame(read_ratings(archive, movielens_zip.archive.label))
+        frame = frame_from_arrow(read_ratings(archive, movielens_zip.archive.label))
     return dg.Output(frame, metadata=table_metadata(frame, time_column="timestamp"))
 
 
@@ -87,5 +80,5 @@ def ratings(movielens_zip: OpenedRelease) -> dg.Output[pd.DataFrame]:
 def movies(movielens_zip: OpenedRelease) -> dg.Output[pd.DataFrame]:
     """Every movie in the release: movieId, title with its year, '|'-separated genres."""
     with user_facing_errors("read the release archive"), movielens_zip.open_zip() as archive:
-        frame = _frame(read_movies(archive, movielens_zip.archive.label))
+        frame = frame_from_arrow(read_movies(archive, movielens_zip.archive.label))
     return dg.Output(frame, metadata=table_metadata(frame))

@@ -103,7 +103,7 @@ def timestamps_are_epoch_seconds(interactions: pd.DataFrame, now: float | None =
     count = metadata["before_1990"] + metadata["in_the_future"]
     if not count:
         return CheckOutcome(True, f"all timestamps within {metadata['range']}", metadata)
-    metadata["examples"] = _examples(interactions, _mask(pc.or_(too_old, future)))
+    metadata["examples"] = _examples(interactions, pc.or_(too_old, future).to_numpy(zero_copy_only=False))
     hint = " They look like milliseconds: divide by 1000." if metadata["max"] > 100_000_000_000 else ""
     return CheckOutcome(False, f"{count:,} timestamps are outside 1990-01-01 .. now ({metadata['range']}).{hint}",
                         metadata)
@@ -118,11 +118,6 @@ def _scalar_for(values, number):
         return pa.scalar(number)
 
 
-def _mask(flags) -> np.ndarray:
-    """An Arrow boolean array as a numpy row mask (only built when rows are to be shown)."""
-    return np.asarray(flags.to_numpy(zero_copy_only=False), dtype=bool)
-
-
 def event_values_are_numbers(interactions: pd.DataFrame) -> CheckOutcome:
     column = interactions["EVENT_VALUE"]
     if not pd.api.types.is_numeric_dtype(column.dtype):
@@ -135,7 +130,7 @@ def event_values_are_numbers(interactions: pd.DataFrame) -> CheckOutcome:
     count = int(pc.sum(bad).as_py() or 0)
     metadata = {"not_finite_or_missing": count}
     if count:
-        metadata["examples"] = _examples(interactions, _mask(bad))
+        metadata["examples"] = _examples(interactions, bad.to_numpy(zero_copy_only=False))
         return CheckOutcome(False, f"{count:,} EVENT_VALUEs are missing, NaN or infinite", metadata)
     return CheckOutcome(True, "every EVENT_VALUE is a finite number", metadata)
 

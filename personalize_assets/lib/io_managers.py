@@ -23,7 +23,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from .bucket import PersonalizeBucket, intermediate_key, published_key, schema_key
-from .memory import return_freed_memory
+from .memory import frame_from_arrow, return_freed_memory
 from .personalize_schema import INTERACTIONS, ITEMS, DatasetContract
 from .releases import ArchiveLimits, open_archive
 from .s3_objects import StoredObject
@@ -110,11 +110,6 @@ class ReleaseArchiveIOManager(dg.ConfigurableIOManager):
 
 # -- intermediate DataFrames ---------------------------------------------------------------
 
-def _arrow_backed(data_type: pa.DataType):
-    # Keep Arrow memory as is (no copy, nullable ints); categories stay pandas categoricals.
-    return None if pa.types.is_dictionary(data_type) else pd.ArrowDtype(data_type)
-
-
 class ParquetIOManager(dg.ConfigurableIOManager):
     """DataFrames as Parquet objects under `<prefix>/intermediate/`."""
 
@@ -141,10 +136,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             parquet = pq.ParquetFile(source, pre_buffer=False)
             table = pa.concat_tables([parquet.read_row_group(i) for i in range(parquet.num_row_groups)]
                                      or [parquet.schema_arrow.empty_table()])
-        frame = table.to_pandas(types_mapper=_arrow_backed, self_destruct=True, split_blocks=True)
-        del table
-        return_freed_memory()
-        return frame
+        return frame_from_arrow(table)
 
 
 def _object_metadata(stored: StoredObject) -> dict:

@@ -285,13 +285,18 @@ def test_failed_import_job_reports_the_reason_and_the_csv():
     assert "Column USER_ID is missing" in message and DATASETS[0].s3_uri in message
 
 
+def _stub_schemas_exist(stub):
+    """Both schemas are found on the first page, equal to ours."""
+    for dataset in DATASETS:
+        arn, name = SCHEMA_ARNS[dataset.dataset_type], f"movielens-{dataset.dataset_type.lower()}"
+        stub.add_response("list_schemas", {"schemas": [{"name": name, "schemaArn": arn}]}, {})
+        stub.add_response("describe_schema", {"schema": {"schemaArn": arn, "schema": dataset.schema_json}}, {"schemaArn": arn})
+
+
 def test_failed_dataset_group_reports_the_reason():
     client = _client()
     with Stubber(client) as stub:
-        for dataset in DATASETS:
-            arn, name = SCHEMA_ARNS[dataset.dataset_type], f"movielens-{dataset.dataset_type.lower()}"
-            stub.add_response("list_schemas", {"schemas": [{"name": name, "schemaArn": arn}]}, {})
-            stub.add_response("describe_schema", {"schema": {"schemaArn": arn, "schema": dataset.schema_json}}, {"schemaArn": arn})
+        _stub_schemas_exist(stub)
         stub.add_response("list_dataset_groups", {"datasetGroups": [{"name": "movielens", "datasetGroupArn": GROUP_ARN}]}, {})
         group = {"datasetGroupArn": GROUP_ARN, "status": "CREATE FAILED", "failureReason": "KMS key not usable"}
         stub.add_response("describe_dataset_group", {"datasetGroup": group}, {"datasetGroupArn": GROUP_ARN})
@@ -322,10 +327,7 @@ def test_import_job_that_never_finishes_times_out_naming_the_job_and_its_status(
 def test_quota_errors_say_which_resource_and_what_to_do():
     client = _client()
     with Stubber(client) as stub:
-        for dataset in DATASETS:
-            arn, name = SCHEMA_ARNS[dataset.dataset_type], f"movielens-{dataset.dataset_type.lower()}"
-            stub.add_response("list_schemas", {"schemas": [{"name": name, "schemaArn": arn}]}, {})
-            stub.add_response("describe_schema", {"schema": {"schemaArn": arn, "schema": dataset.schema_json}}, {"schemaArn": arn})
+        _stub_schemas_exist(stub)
         stub.add_response("list_dataset_groups", {"datasetGroups": []}, {})
         stub.add_client_error("create_dataset_group", "LimitExceededException", "5 dataset groups at most")
 

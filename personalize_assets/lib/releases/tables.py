@@ -50,5 +50,8 @@ def table_from_narrowed(batches: list[pa.RecordBatch], schema: pa.Schema) -> pa.
 
 
 def narrow_table(table: pa.Table) -> pa.Table:
-    """narrow_batch for a table already in memory (the smaller legacy releases)."""
+    """narrow_batch for a table already in memory (the smaller legacy releases); a table
+    without 64-bit columns (the CSV family narrows batch by batch while reading) is returned as is."""
+    if pa.int64() not in table.schema.types:
+        return table
     return table_from_narrowed([narrow_batch(b) for b in table.to_batches()], table.schema)
